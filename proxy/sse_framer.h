@@ -57,19 +57,24 @@ class SseFramer {
   std::size_t buffered_bytes() const { return buf_.size() - pos_; }
 
  private:
-  std::string buf_;          // pending input; [pos_, size) not yet handed out
-  std::size_t pos_ = 0;      // start of the next block in buf_
-  std::size_t scan_ = 0;     // how far the current block has been scanned for a terminator
-  std::string data_;         // joined data for multi-line events
-  std::string rest_;         // storage for take_rest()
+  void parse_fields(std::size_t begin, std::size_t end, SseBlock& block);
+  void reset_stream();
+
+  std::string buf_;       // pending input; [pos_, size) not yet handed out
+  std::size_t pos_ = 0;   // start of the next block in buf_
+  std::size_t scan_ = 0;  // next byte of the current block to scan for its terminator
+  std::string data_;      // joined data of multi-line events yielded since the last push
+  std::string rest_;      // storage for take_rest()
   std::size_t max_event_bytes_;
   std::uint64_t oversize_events_ = 0;
   std::uint64_t dispatched_ = 0;
-  bool at_stream_start_ = true;
-  bool skip_lf_ = false;     // previous block ended on a lone CR
-  bool in_oversize_ = false; // forwarding an oversize event until its terminator
-  bool prev_line_empty_ = false;
-  bool pending_clear_ = false;
+  std::uint8_t bom_matched_ = 0;  // leading bytes of the stream that match the UTF-8 BOM
+  std::uint8_t bom_skip_ = 0;     // BOM bytes at the start of the current block (0 or 3)
+  bool at_stream_start_ = true;   // still deciding whether the stream starts with a BOM
+  bool at_line_start_ = true;     // the scan is at the start of a line
+  bool after_cr_ = false;         // the last scanned byte ended a line with CR
+  bool in_oversize_ = false;      // forwarding an oversize event until its terminator
+  bool pending_clear_ = true;     // data_ holds nothing still viewable: reuse it from the start
 };
 
 }  // namespace sluice

@@ -1,0 +1,127 @@
+// Sluice's configuration: the validated, immutable snapshot every component reads.
+//
+// Loaded from YAML by load_config() (config_loader.h). A Config is shared read-only across
+// worker threads through std::shared_ptr<const Config>; nothing in it changes after loading.
+// Every key, its type and default is documented in docs/configuration.md; a test checks that
+// the document and known_config_keys() agree.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+class FilterConfig;
+using Millis = std::chrono::milliseconds;
+
+enum class Provider { kOpenAI, kAnthropic, kOpenAICompatible };
+const char* to_string(Provider p);
+
+struct Endpoint {
+  std::string host;  // name or literal address
+  std::uint16_t port = 0;
+};
+
+struct ListenerConfig {
+  Endpoint address{"127.0.0.1", 8080};
+  Endpoint admin_address{"127.0.0.1", 9090};
+  int workers = 0;  // 0: one per core
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_count = 100;
+  std::size_t max_body_bytes = 16 * 1024 * 1024;
+  Millis header_timeout{10'000};  // whole request head must arrive within this
+  Millis body_timeout{60'000};    // whole request body must arrive within this
+  Millis idle_timeout{60'000};    // keep-alive connection with no request
+  Millis write_timeout{60'000};   // a client not reading for this long is dropped
+  Millis drain_timeout{30'000};   // SIGTERM: in-flight calls get this long to finish
+  std::string admin_token;        // bearer token for /admin/*; empty: admin endpoints off
+};
+
+struct UpstreamConfig {
+  std::string name;
+  Provider provider = Provider::kOpenAI;
+  std::string scheme = "https";  // "https" or "http"
+  std::string host;              // host name sent as Host and SNI, verified against the cert
+  std::uint16_t port = 443;
+  std::string base_path;         // prefix added before the route path (e.g. "/openai")
+  std::optional<Endpoint> connect_to;  // dial this address instead of resolving host
+  std::string ca_file;           // PEM bundle; empty: system store
+  bool verify_tls = true;
+  Millis connect_timeout{5'000};
+  Millis first_byte_timeout{600'000};  // long enough for reasoning models
+  Millis read_timeout{300'000};        // max gap between two reads of a response body
+  std::size_t max_idle_connections = 64;  // per worker
+  Millis idle_connection_ttl{60'000};
+  std::size_t max_response_body_bytes = 64 * 1024 * 1024;  // non-streamed bodies Sluice reads
+  std::size_t max_sse_event_bytes = 1024 * 1024;
+  bool inject_stream_usage = true;  // ask OpenAI-shaped streams for usage, strip it on return
+};
+
+enum class PassthroughPolicy { kForward, kRefuse };
+
+struct RouteConfig {
+  std::string prefix;    // path prefix, e.g. "/openai/"; removed before forwarding unless "/"
+  std::string upstream;  // upstream name; "" with `by_header` routing
+  bool by_header = false;  // choose openai vs anthropic by request headers (the "/" route)
+  std::vector<std::string> filters;  // filter names, in order; empty: the global chain
+  std::optional<PassthroughPolicy> passthrough;
+};
+
+struct IdentityRule {
+  std::string tenant = "default";
+  std::string team;
+  std::string app;
+};
+
+struct VirtualKey {
+  std::string key;  // what the client presents
+  IdentityRule identity;
+  std::map<std::string, std::string> upstream_keys;  // upstream name -> provider key
+  std::string fingerprint;  // derived at load
+};
+
+struct IdentityConfig {
+  // Clients presenting their own provider key: forwarded as is; identity from this map of key
+  // fingerprint -> identity, else the default identity.
+  bool allow_provider_keys = true;
+  std::map<std::string, IdentityRule> provider_key_identities;
+  IdentityRule default_identity;
+  std::vector<VirtualKey> virtual_keys;
+};
+
+struct JsonlSinkSettings {
+  bool enabled = true;
+  std::string events_path = "sluice-events.jsonl";
+  std::string alerts_path;  // empty: same file as events
+  std::size_t max_queue_records = 65536;
+};
+
+struct LogConfig {
+  std::string level = "info";  // debug, info, warn, error
+  bool access_log = false;     // one JSON line per call on stderr
+};
+
+struct Config {
+  std::string source_file;  // where it was loaded from ("<embedded>" for defaults)
+  ListenerConfig listener;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<RouteConfig> routes;  // longest matching prefix wins
+  PassthroughPolicy passthrough = PassthroughPolicy::kForward;
+  std::vector<std::string> filters;  // default filter chain (filters.chain)
+  // Each configured filter's parsed settings (filters.<name>), by filter name.
+  std::map<std::string, std::shared_ptr<const FilterConfig>, std::less<>> filter_configs;
+  IdentityConfig identity;
+  JsonlSinkSettings jsonl;
+  LogConfig log;
+
+  const UpstreamConfig* find_upstream(std::string_view name) const;
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+}  // namespace sluice

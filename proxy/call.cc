@@ -1,0 +1,742 @@
+#include "proxy/call.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <optional>
+
+#include "filters/token_estimator.h"
+#include "proxy/connection.h"
+#include "proxy/http_heads.h"
+#include "proxy/log.h"
+#include "proxy/providers/adapter.h"
+#include "proxy/router.h"
+#include "proxy/sse_framer.h"
+#include "proxy/worker.h"
+#include "sinks/event_id.h"
+#include "sinks/event_json.h"
+
+namespace sluice {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+Provider provider_from_headers(const ClientRequest& req) {
+  return req.count("anthropic-version") != 0 || req.count("x-api-key") != 0 ? Provider::kAnthropic
+                                                                           : Provider::kOpenAI;
+}
+
+namespace {
+
+std::int64_t us_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
+}
+
+std::int64_t unix_us_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Watches the client socket while the call waits on the upstream: a client that closes its
+// connection cancels the upstream exchange at once instead of when the next write fails.
+struct DisconnectWatch {
+  bool active = true;
+  bool gone = false;
+  UpstreamConn* upstream = nullptr;
+};
+
+void start_watch(ClientConnection& conn, const std::shared_ptr<DisconnectWatch>& watch) {
+  auto& socket = conn.stream().socket();
+  asio::co_spawn(
+      socket.get_executor(),
+      [&socket, watch]() -> asio::awaitable<void> {
+        auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, kTuple);
+        if (!watch->active) co_return;  // the call ended; the socket may be gone
+        bool gone = static_cast<bool>(ec);
+        if (!gone) {
+          char c;
+          ssize_t n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+          // n > 0: the client pipelined its next request; it is still there.
+          gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        }
+        if (gone) {
+          watch->gone = true;
+          if (watch->upstream != nullptr) watch->upstream->abort();
+        }
+      },
+      asio::detached);
+}
+
+void stop_watch(ClientConnection& conn, DisconnectWatch& watch) {
+  watch.active = false;
+  watch.upstream = nullptr;
+  error_code ec;
+  conn.stream().socket().cancel(ec);
+}
+
+// Chunked transfer-encoding frame for `data` (empty data yields nothing).
+struct ChunkFrame {
+  char size_line[20];
+  std::size_t size_len = 0;
+  std::array<asio::const_buffer, 3> buffers(std::string_view data) {
+    size_len = static_cast<std::size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
+    return {asio::buffer(size_line, size_len), asio::buffer(data.data(), data.size()),
+            asio::buffer("\r\n", 2)};
+  }
+};
+
+LocalError connect_error_kind(ConnectError e) {
+  switch (e) {
+    case ConnectError::kTls: return LocalError::kUpstreamTls;
+    case ConnectError::kTimeout: return LocalError::kUpstreamTimeout;
+    default: return LocalError::kUpstreamConnect;
+  }
+}
+
+bool is_stale_connection_error(const error_code& ec) {
+  return ec == asio::error::eof || ec == http::error::end_of_stream ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+class Call {
+ public:
+  Call(ClientConnection& conn, ClientRequest& req, Clock::time_point start)
+      : conn_(conn), worker_(conn.worker()), req_(req), start_(start),
+        runtime_(worker_.shared().runtime.get()), metrics_(worker_.metrics()) {
+    start_unix_us_ = unix_us_now();
+    event_.event_id = new_event_id(start_unix_us_);
+    event_.request_id = event_.event_id;
+    event_.start_unix_us = start_unix_us_;
+    ctx_.request_id = event_.request_id;
+    conn_.client_wait_us = 0;
+  }
+
+  asio::awaitable<bool> run();
+
+ private:
+  asio::awaitable<bool> reply_local(const LocalReply& reply, bool keep_alive);
+  asio::awaitable<bool> exchange();
+  asio::awaitable<bool> relay_sse(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok);
+  asio::awaitable<bool> relay_body(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok,
+                                   bool chunked);
+  asio::awaitable<bool> relay_buffered(UpstreamConn& up, ResponseParser& parser,
+                                       bool& upstream_ok);
+  asio::awaitable<bool> write_chunk(std::string_view data);
+  void finish();
+  void fail(const std::string& cls, const char* source) {
+    if (event_.error_class.empty()) {
+      event_.error_class = cls;
+      event_.error_source = source;
+    }
+  }
+
+  ClientConnection& conn_;
+  Worker& worker_;
+  ClientRequest& req_;
+  Clock::time_point start_;
+  std::int64_t start_unix_us_ = 0;
+  std::shared_ptr<const Runtime> runtime_;
+  ProxyMetrics& metrics_;
+  StreamContext ctx_;
+  CallEvent event_;
+  RouteMatch route_;
+  const UpstreamConfig* upstream_ = nullptr;
+  std::vector<std::unique_ptr<Filter>> filters_;
+  std::shared_ptr<DisconnectWatch> watch_;
+  std::optional<StreamAdapter> adapter_;
+  std::string upstream_key_;  // provider key replacing a virtual key; empty: forward as is
+  bool strip_usage_ = false;
+  bool stream_counted_ = false;
+  std::int64_t upstream_wait_us_ = 0;
+  std::int64_t ttfb_us_ = -1;
+  std::int64_t response_bytes_ = 0;
+  char buf_[32 * 1024];
+};
+
+asio::awaitable<bool> Call::reply_local(const LocalReply& reply, bool keep_alive) {
+  ctx_.reply = reply;
+  event_.status = reply.status;
+  const char* source = reply.status >= 500                      ? "upstream"
+                       : reply.error_class == "filter_rejected" ? "sluice"
+                                                                : "client";
+  fail(reply.error_class, source);
+  ttfb_us_ = us_since(start_);
+  bool keep = co_await conn_.send_local_reply(reply, ctx_.provider, ctx_.request_id, keep_alive);
+  finish();
+  co_return keep;
+}
+
+asio::awaitable<bool> Call::run() {
+  const Config& cfg = runtime_->config();
+  ctx_.provider = provider_from_headers(req_);
+  event_.method = std::string(req_.method_string());
+  std::string_view target = req_.target();
+  event_.path = std::string(target.substr(0, target.find('?')));
+  event_.request_bytes = static_cast<std::int64_t>(req_.body().size());
+  if (auto tp = req_["traceparent"]; !tp.empty()) event_.traceparent = std::string(tp.substr(0, 128));
+
+  bool anthropic_headers = ctx_.provider == Provider::kAnthropic;
+  route_ = route_request(cfg, req_.method_string(), target, anthropic_headers);
+  if (route_.route == nullptr) {
+    metrics_.client_error(ClientError::kRouteNotFound);
+    co_return co_await reply_local(make_local_reply(LocalError::kRouteNotFound, ctx_.provider,
+                                                    "no route for " + event_.path),
+                                   true);
+  }
+  upstream_ = route_.upstream;
+  ctx_.provider = upstream_->provider;
+  ctx_.api = route_.api;
+  ctx_.upstream = upstream_->name;
+  ctx_.path = route_.path;
+  event_.provider = to_string(upstream_->provider);
+  event_.upstream = upstream_->name;
+  event_.endpoint = to_string(route_.api);
+  event_.path = route_.path;
+
+  if (auto ce = req_[http::field::content_encoding]; !ce.empty() && lower(ce) != "identity") {
+    metrics_.client_error(ClientError::kUnsupportedMedia);
+    co_return co_await reply_local(
+        make_local_reply(LocalError::kUnsupportedMedia, ctx_.provider,
+                         "compressed request bodies are not accepted (Content-Encoding: " +
+                             std::string(ce.substr(0, 32)) + ")"),
+        true);
+  }
+
+  // Identity: Anthropic-style x-api-key, else OpenAI-style bearer token.
+  std::string_view presented = req_["x-api-key"];
+  if (presented.empty()) {
+    std::string_view auth = req_[http::field::authorization];
+    if (auth.size() > 7 && lower(auth.substr(0, 7)) == "bearer ") presented = auth.substr(7);
+  }
+  ResolvedIdentity who = resolve_identity(cfg.identity, runtime_->keys(), presented, upstream_->name);
+  ctx_.identity = who.identity;
+  event_.identity = who.identity;
+  upstream_key_ = std::move(who.upstream_key);
+  if (who.refused) {
+    metrics_.client_error(ClientError::kAuthRefused);
+    co_return co_await reply_local(
+        make_local_reply(LocalError::kAuthMissing, ctx_.provider,
+                         who.identity.key_kind == "virtual"
+                             ? "this key has no provider key for upstream " + upstream_->name
+                             : "provider keys are not accepted here; use a Sluice key"),
+        true);
+  }
+
+  // The body: validated whole, so the provider can never read a different request than the
+  // one Sluice checked.
+  std::string_view ctype = req_[http::field::content_type];
+  bool json_body = !req_.body().empty() &&
+                   (ctype.empty() || lower(ctype).find("json") != std::string::npos);
+  if (route_.api != ApiKind::kPassthrough || json_body) {
+    RequestReadResult rr = read_request(route_.api, req_.body());
+    if (!rr.ok) {
+      metrics_.client_error(rr.error.find("duplicate") != std::string::npos ||
+                                    rr.error.find("escaped") != std::string::npos
+                                ? ClientError::kSmuggling
+                                : ClientError::kBadJson);
+      co_return co_await reply_local(make_local_reply(LocalError::kBadRequest, ctx_.provider, rr.error),
+                                     true);
+    }
+    ctx_.request = std::move(rr.summary);
+  }
+  ctx_.request.estimated_input_tokens = default_token_estimator().estimate_input(ctx_.request);
+  event_.requested_model = ctx_.request.model;
+  event_.stream = ctx_.request.stream;
+
+  if (route_.api == ApiKind::kPassthrough) {
+    PassthroughPolicy policy = route_.route->passthrough.value_or(cfg.passthrough);
+    if (policy == PassthroughPolicy::kRefuse) {
+      co_return co_await reply_local(make_local_reply(LocalError::kPassthroughRefused, ctx_.provider,
+                                                      "endpoint " + route_.path + " is not allowed"),
+                                     true);
+    }
+  }
+
+  // Request filters, in order.
+  for (const auto& spec : runtime_->chain(route_.route)) filters_.push_back(spec.factory->create(spec.config));
+  ctx_.body = std::move(req_.body());
+  for (auto& f : filters_) {
+    FilterStatus st = f->on_request(ctx_);
+    if (st == FilterStatus::kSuspend) st = co_await f->resume_request(ctx_);
+    if (st == FilterStatus::kRespond) co_return co_await reply_local(ctx_.reply, true);
+  }
+
+  // Ask an OpenAI-shaped stream for its usage; the adapter removes what the client did not ask for.
+  if (route_.api == ApiKind::kChatCompletions && ctx_.request.stream &&
+      !ctx_.request.stream_usage_requested && upstream_->inject_stream_usage) {
+    ctx_.body = inject_stream_usage(ctx_.body);
+    strip_usage_ = true;
+  }
+
+  metrics_.calls_active.fetch_add(1, std::memory_order_relaxed);
+  watch_ = std::make_shared<DisconnectWatch>();
+  start_watch(conn_, watch_);
+  bool keep = co_await exchange();
+  stop_watch(conn_, *watch_);
+  metrics_.calls_active.fetch_sub(1, std::memory_order_relaxed);
+  if (stream_counted_) metrics_.streams_active.fetch_sub(1, std::memory_order_relaxed);
+  finish();
+  co_return keep;
+}
+
+asio::awaitable<bool> Call::exchange() {
+  auto target = runtime_->target(*upstream_);
+  UpstreamHeadOptions ho;
+  ho.method = req_.method_string();
+  ho.target = route_.upstream_target;
+  ho.host_header = target->host_header();
+  ho.body_size = ctx_.body.size();
+  ho.send_content_length = !ctx_.body.empty() || req_.method() == http::verb::post ||
+                           req_.method() == http::verb::put || req_.method() == http::verb::patch;
+  // A virtual key is replaced by the provider key, in the header that provider expects.
+  if (!upstream_key_.empty()) {
+    if (upstream_->provider == Provider::kAnthropic) {
+      ho.auth_header = "x-api-key";
+      ho.auth_value = upstream_key_;
+    } else {
+      ho.auth_header = "Authorization";
+      ho.auth_value = "Bearer " + upstream_key_;
+    }
+  }
+  std::string head = build_upstream_head(req_.base(), ho);
+
+  std::unique_ptr<UpstreamConn> up;
+  std::optional<ResponseParser> parser;
+  for (int attempt = 0;; ++attempt) {
+    auto t = Clock::now();
+    ConnectResult cr = attempt == 0 ? co_await worker_.pool().acquire(target)
+                                    : co_await worker_.pool().connect(target);
+    upstream_wait_us_ += us_since(t);
+    if (watch_->gone) {
+      if (cr.conn) cr.conn->abort();
+      fail("client_cancelled", "client");
+      co_return false;
+    }
+    if (!cr.conn) {
+      log_throttled(LogLevel::kWarn, "connect:" + upstream_->name, "upstream connect failed",
+                    {{"upstream", upstream_->name}, {"detail", cr.detail}});
+      co_return co_await [&]() -> asio::awaitable<bool> {
+        LocalReply r = make_local_reply(connect_error_kind(cr.error), ctx_.provider,
+                                        "cannot reach upstream " + upstream_->name);
+        ctx_.reply = r;
+        event_.status = r.status;
+        fail(r.error_class, "upstream");
+        ttfb_us_ = us_since(start_);
+        co_return co_await conn_.send_local_reply(r, ctx_.provider, ctx_.request_id, true);
+      }();
+    }
+    up = std::move(cr.conn);
+    watch_->upstream = up.get();
+    parser.emplace();
+    parser->header_limit(64 * 1024);
+    parser->body_limit(boost::none);
+    if (req_.method() == http::verb::head) parser->skip(true);
+    t = Clock::now();
+    error_code ec = co_await up->write(head, ctx_.body);
+    if (!ec && !watch_->gone) ec = co_await up->read_header(*parser, upstream_->first_byte_timeout);
+    upstream_wait_us_ += us_since(t);
+    if (watch_->gone) {
+      up->abort();
+      fail("client_cancelled", "client");
+      co_return false;
+    }
+    if (!ec) break;
+    bool retry = attempt == 0 && up->reused && !parser->got_some() && is_stale_connection_error(ec);
+    up->abort();
+    watch_->upstream = nullptr;
+    if (retry) {
+      metrics_.upstream_retries.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    LocalError kind = ec == beast::error::timeout ? LocalError::kUpstreamTimeout
+                      : parser->got_some()       ? LocalError::kUpstreamBadResponse
+                                                 : LocalError::kUpstreamReset;
+    LocalReply r = make_local_reply(kind, ctx_.provider,
+                                    "upstream " + upstream_->name + " failed before responding (" +
+                                        ec.message() + ")");
+    ctx_.reply = r;
+    event_.status = r.status;
+    fail(r.error_class, "upstream");
+    ttfb_us_ = us_since(start_);
+    co_return co_await conn_.send_local_reply(r, ctx_.provider, ctx_.request_id, true);
+  }
+
+  auto& res = parser->get();
+  ctx_.response_status = res.result_int();
+  for (auto& f : filters_) {
+    if (f->on_response_headers(ctx_) == FilterStatus::kEndStream) break;
+  }
+  std::string_view ctype = res[http::field::content_type];
+  bool sse = lower(ctype.substr(0, 17)) == "text/event-stream";
+  bool buffer_whole = false;
+  if (!sse && ctx_.response_status / 100 == 2) {
+    for (auto& f : filters_) buffer_whole = buffer_whole || f->wants_response_body();
+  }
+  if (ctx_.response_status >= 400) fail("upstream_status", "upstream");
+  event_.status = ctx_.response_status;
+
+  bool upstream_ok = false;
+  bool client_ok = false;
+  if (sse) {
+    client_ok = co_await relay_sse(*up, *parser, upstream_ok);
+  } else if (buffer_whole) {
+    client_ok = co_await relay_buffered(*up, *parser, upstream_ok);
+  } else {
+    auto len = parser->content_length();
+    bool chunked = !len.has_value() && !parser->is_done();
+    client_ok = co_await relay_body(*up, *parser, upstream_ok, chunked);
+  }
+  watch_->upstream = nullptr;
+  if (upstream_ok && parser->is_done() && parser->keep_alive()) {
+    worker_.pool().release(std::move(up));
+  } else {
+    up->abort();
+  }
+  co_return client_ok && upstream_ok && !worker_.shared().draining.load(std::memory_order_relaxed);
+}
+
+asio::awaitable<bool> Call::write_chunk(std::string_view data) {
+  if (data.empty()) co_return true;
+  ChunkFrame frame;
+  auto bufs = frame.buffers(data);
+  response_bytes_ += static_cast<std::int64_t>(data.size());
+  co_return co_await conn_.write(bufs);
+}
+
+// Streams: each upstream read is framed into SSE events, each event goes through the adapter
+// and the response filters, and whatever they release is written before the next read
+// (backpressure: no read while a write is pending).
+asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok) {
+  auto& res = parser.get();
+  bool wants_events = false;
+  for (auto& f : filters_) wants_events = wants_events || f->wants_response_events();
+  StreamAdapter::Options opts;
+  opts.strip_usage = strip_usage_ && ctx_.response_status / 100 == 2;
+  opts.decode_text = wants_events;
+  adapter_.emplace(route_.api, upstream_->provider, opts);
+  SseFramer framer(upstream_->max_sse_event_bytes);
+  metrics_.streams_active.fetch_add(1, std::memory_order_relaxed);
+  stream_counted_ = true;
+
+  ClientHeadOptions co;
+  co.status = ctx_.response_status;
+  co.reason = res.reason();
+  co.request_id = ctx_.request_id;
+  co.chunked = true;
+  co.keep_alive = req_.keep_alive();
+  co.extra = &ctx_.response_headers;
+  std::string head = build_client_head(res.base(), co);
+  if (!co_await conn_.write(head)) {
+    fail("client_cancelled", "client");
+    co_return false;
+  }
+  ttfb_us_ = us_since(start_);
+
+  std::string out;
+  bool ended_by_filter = false;
+  error_code ec;
+  auto process = [&](std::string_view bytes) {
+    framer.push(bytes);
+    SseBlock block;
+    while (!ended_by_filter && framer.next(block)) {
+      if (!block.dispatch || block.oversize) {
+        out.append(block.raw);
+        continue;
+      }
+      ++event_.sse_events;
+      ResponseEvent ev;
+      adapter_->inspect(block, ev);
+      for (auto& f : filters_) {
+        if (f->on_response_event(ctx_, ev, false) == FilterStatus::kEndStream) {
+          ended_by_filter = true;
+          break;
+        }
+      }
+      if (ended_by_filter) {
+        for (const auto& d : ev.emit_before) adapter_->render_text(d, out);
+        adapter_->render_end(ctx_.stream_end, out);
+        break;
+      }
+      adapter_->render(ev, out);
+    }
+  };
+
+  while (!parser.is_done() && !ended_by_filter) {
+    res.body().data = buf_;
+    res.body().size = sizeof buf_;
+    auto t = Clock::now();
+    ec = co_await up.read_some(parser, upstream_->read_timeout);
+    upstream_wait_us_ += us_since(t);
+    if (ec == http::error::need_buffer) ec = {};
+    std::size_t n = sizeof buf_ - res.body().size;
+    if (n > 0) process(std::string_view(buf_, n));
+    if (ec) break;
+    if (!out.empty()) {
+      bool ok = co_await write_chunk(out);
+      out.clear();
+      if (!ok || watch_->gone) {
+        fail("client_cancelled", "client");
+        metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+        co_return false;
+      }
+    }
+  }
+  metrics_.sse_oversize_events.fetch_add(framer.oversize_events(), std::memory_order_relaxed);
+  metrics_.sse_malformed_events.fetch_add(adapter_->malformed_events(), std::memory_order_relaxed);
+
+  if (watch_->gone) {
+    fail("client_cancelled", "client");
+    metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+  }
+  if (ended_by_filter) {
+    // The upstream is abandoned mid-response: its connection cannot be reused.
+    upstream_ok = false;
+    bool ok = co_await write_chunk(out);
+    if (ok) ok = co_await conn_.write(std::string_view("0\r\n\r\n", 5));
+    co_return ok;
+  }
+  if (ec) {
+    // Mid-stream failure: an in-stream error event the SDKs raise on, then the connection is
+    // closed without the final chunk so that no client can mistake it for a complete response.
+    out.append(framer.take_rest());
+    adapter_->render_upstream_error("upstream " + upstream_->name + " failed mid-stream", out);
+    fail(ec == beast::error::timeout ? "upstream_timeout" : "upstream_reset", "upstream");
+    co_await write_chunk(out);
+    co_return false;
+  }
+  upstream_ok = true;
+  out.append(framer.take_rest());
+  ResponseEvent end;
+  for (auto& f : filters_) f->on_response_event(ctx_, end, true);
+  for (const auto& d : end.emit_before) adapter_->render_text(d, out);
+  if (adapter_->facts().is_error) fail("stream_error_event", "upstream");
+  bool ok = co_await write_chunk(out);
+  if (ok) ok = co_await conn_.write(std::string_view("0\r\n\r\n", 5));
+  co_return ok;
+}
+
+// Non-streamed bodies are relayed as they arrive; a copy (up to max_response_body_bytes) is
+// kept to read the usage when the body is complete.
+asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok,
+                                       bool chunked) {
+  auto& res = parser.get();
+  ClientHeadOptions co;
+  co.status = ctx_.response_status;
+  co.reason = res.reason();
+  co.request_id = ctx_.request_id;
+  co.chunked = chunked;
+  auto len = parser.content_length();
+  co.content_length = len ? static_cast<std::int64_t>(*len) : (chunked ? -1 : 0);
+  co.keep_alive = req_.keep_alive();
+  co.extra = &ctx_.response_headers;
+  if (req_.method() == http::verb::head) co.content_length = -1;
+  std::string head = build_client_head(res.base(), co);
+  if (!co_await conn_.write(head)) {
+    fail("client_cancelled", "client");
+    co_return false;
+  }
+  ttfb_us_ = us_since(start_);
+  bool keep_copy = route_.api != ApiKind::kPassthrough || ctx_.response_status >= 400;
+  std::string copy;
+  bool copy_complete = true;
+  error_code ec;
+  while (!parser.is_done()) {
+    res.body().data = buf_;
+    res.body().size = sizeof buf_;
+    auto t = Clock::now();
+    ec = co_await up.read_some(parser, upstream_->read_timeout);
+    upstream_wait_us_ += us_since(t);
+    if (ec == http::error::need_buffer) ec = {};
+    std::size_t n = sizeof buf_ - res.body().size;
+    if (n > 0) {
+      std::string_view data(buf_, n);
+      if (keep_copy && copy_complete) {
+        if (copy.size() + n <= upstream_->max_response_body_bytes) copy.append(data);
+        else copy_complete = false;
+      }
+      bool ok;
+      if (chunked) {
+        ok = co_await write_chunk(data);
+      } else {
+        response_bytes_ += static_cast<std::int64_t>(n);
+        ok = co_await conn_.write(data);
+      }
+      if (!ok || watch_->gone) {
+        fail("client_cancelled", "client");
+        metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+        co_return false;
+      }
+    }
+    if (ec) break;
+  }
+  if (ec || watch_->gone) {
+    fail(watch_->gone ? "client_cancelled"
+                      : (ec == beast::error::timeout ? "upstream_timeout" : "upstream_reset"),
+         watch_->gone ? "client" : "upstream");
+    co_return false;  // the client sees a short body and a closed connection
+  }
+  upstream_ok = true;
+  if (keep_copy && copy_complete) {
+    ResponseFacts facts;
+    if (read_response(route_.api, upstream_->provider, copy, facts)) {
+      if (facts.usage.source == TokenUsage::Source::kProvider) ctx_.usage = facts.usage;
+      if (!facts.served_model.empty()) ctx_.served_model = facts.served_model;
+      ctx_.finish_reason = facts.finish_reason;
+    }
+  }
+  if (chunked) co_return co_await conn_.write(std::string_view("0\r\n\r\n", 5));
+  co_return true;
+}
+
+// For filters that must see a whole body before any of it is sent (bounded by
+// max_response_body_bytes; past it the call fails with 502 rather than leak unchecked bytes).
+asio::awaitable<bool> Call::relay_buffered(UpstreamConn& up, ResponseParser& parser,
+                                           bool& upstream_ok) {
+  auto& res = parser.get();
+  std::string body;
+  error_code ec;
+  while (!parser.is_done()) {
+    res.body().data = buf_;
+    res.body().size = sizeof buf_;
+    auto t = Clock::now();
+    ec = co_await up.read_some(parser, upstream_->read_timeout);
+    upstream_wait_us_ += us_since(t);
+    if (ec == http::error::need_buffer) ec = {};
+    std::size_t n = sizeof buf_ - res.body().size;
+    if (body.size() + n > upstream_->max_response_body_bytes) {
+      ec = http::error::body_limit;
+      break;
+    }
+    body.append(buf_, n);
+    if (ec || watch_->gone) break;
+  }
+  if (watch_->gone) {
+    fail("client_cancelled", "client");
+    co_return false;
+  }
+  if (ec) {
+    LocalReply r = make_local_reply(ec == beast::error::timeout ? LocalError::kUpstreamTimeout
+                                                                : LocalError::kUpstreamBadResponse,
+                                    ctx_.provider, "upstream response could not be read whole");
+    event_.status = r.status;
+    fail(r.error_class, "upstream");
+    co_return co_await conn_.send_local_reply(r, ctx_.provider, ctx_.request_id, false);
+  }
+  upstream_ok = true;
+  ResponseFacts facts;
+  if (read_response(route_.api, upstream_->provider, body, facts)) {
+    if (facts.usage.source == TokenUsage::Source::kProvider) ctx_.usage = facts.usage;
+    ctx_.served_model = facts.served_model;
+    ctx_.finish_reason = facts.finish_reason;
+  }
+  for (auto& f : filters_) {
+    if (f->wants_response_body()) f->on_response_body(ctx_, body);
+  }
+  ClientHeadOptions co;
+  co.status = ctx_.response_status;
+  co.reason = res.reason();
+  co.request_id = ctx_.request_id;
+  co.content_length = static_cast<std::int64_t>(body.size());
+  co.keep_alive = req_.keep_alive();
+  co.extra = &ctx_.response_headers;
+  std::string head = build_client_head(res.base(), co);
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
+  ttfb_us_ = us_since(start_);
+  response_bytes_ += static_cast<std::int64_t>(body.size());
+  co_return co_await conn_.write(bufs);
+}
+
+void Call::finish() {
+  if (adapter_) {
+    const ResponseFacts& f = adapter_->facts();
+    if (f.usage.source == TokenUsage::Source::kProvider) ctx_.usage = f.usage;
+    if (!f.served_model.empty()) ctx_.served_model = f.served_model;
+    if (!f.finish_reason.empty()) ctx_.finish_reason = f.finish_reason;
+  }
+  // No usage from the provider for a call that reached it: count it ourselves (documented
+  // over-estimate), so that no call is ever recorded as free.
+  if (ctx_.usage.source == TokenUsage::Source::kNone && ctx_.response_status / 100 == 2 &&
+      route_.api != ApiKind::kPassthrough) {
+    const TokenEstimator& est = default_token_estimator();
+    ctx_.usage.input_tokens = ctx_.request.estimated_input_tokens;
+    ctx_.usage.output_tokens = adapter_ ? est.estimate_text(adapter_->streamed_text_bytes()) : 0;
+    ctx_.usage.source = TokenUsage::Source::kEstimated;
+  }
+  std::int64_t total = us_since(start_);
+  event_.served_model = ctx_.served_model;
+  event_.finish_reason = ctx_.finish_reason;
+  event_.usage = ctx_.usage;
+  event_.ttfb_us = ttfb_us_;
+  event_.total_us = total;
+  event_.upstream_us = upstream_wait_us_;
+  event_.overhead_us = std::max<std::int64_t>(0, total - upstream_wait_us_ - conn_.client_wait_us);
+  event_.response_bytes = response_bytes_;
+
+  StreamInfo info;
+  info.status = event_.status;
+  info.error_class = event_.error_class;
+  info.client_cancelled = event_.error_class == "client_cancelled";
+  info.response_bytes = response_bytes_;
+  for (auto& f : filters_) f->on_complete(ctx_, info);
+  event_.filter_fields = std::move(ctx_.event_fields);
+  event_.alerts = static_cast<int>(ctx_.alerts.size());
+
+  SinkSet& sinks = *worker_.shared().sinks;
+  sinks.publish(make_record(event_));
+  metrics_.events_published.fetch_add(1, std::memory_order_relaxed);
+  for (auto& a : ctx_.alerts) {
+    a.alert_id = new_event_id();
+    a.event_id = event_.event_id;
+    a.request_id = event_.request_id;
+    a.unix_us = unix_us_now();
+    a.identity = event_.identity;
+    a.provider = event_.provider;
+    a.model = event_.requested_model;
+    sinks.publish(make_record(a));
+    metrics_.alerts_published.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  CallRecord rec;
+  rec.provider = event_.provider.empty() ? "none" : event_.provider;
+  rec.model = event_.requested_model;
+  rec.status = event_.status;
+  rec.stream = event_.stream;
+  rec.error_class = event_.error_class;
+  rec.total_us = total;
+  rec.overhead_us = event_.overhead_us;
+  rec.ttfb_us = ttfb_us_;
+  rec.input_tokens = ctx_.usage.input_tokens;
+  rec.output_tokens = ctx_.usage.output_tokens;
+  metrics_.record_call(worker_.id(), rec);
+
+  if (runtime_->config().log.access_log) {
+    std::string status = std::to_string(event_.status);
+    std::string tot = std::to_string(total);
+    log(LogLevel::kInfo, "call",
+        {{"request_id", event_.request_id}, {"tenant", event_.identity.tenant},
+         {"provider", event_.provider}, {"path", event_.path}, {"model", event_.requested_model},
+         {"status", status}, {"error", event_.error_class}, {"total_us", tot}});
+  }
+}
+
+}  // namespace
+
+asio::awaitable<bool> handle_call(ClientConnection& conn, ClientRequest& request,
+                                  Clock::time_point start) {
+  auto call = std::make_unique<Call>(conn, request, start);
+  co_return co_await call->run();
+}
+
+}  // namespace sluice

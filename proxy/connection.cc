@@ -1,0 +1,185 @@
+#include "proxy/connection.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "proxy/call.h"
+#include "proxy/http_heads.h"
+#include "proxy/log.h"
+#include "proxy/worker.h"
+
+namespace sluice {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
+    : worker_(worker), stream_(std::move(socket)) {
+  registry_it_ = worker_.add(this);
+  worker_.metrics().connections_active.fetch_add(1, std::memory_order_relaxed);
+  worker_.metrics().connections_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+ClientConnection::~ClientConnection() {
+  worker_.remove(registry_it_);
+  worker_.metrics().connections_active.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ClientConnection::close_if_idle() {
+  if (!idle_) return;
+  error_code ec;
+  stream_.socket().cancel(ec);
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+}
+
+asio::awaitable<bool> ClientConnection::write(std::span<const asio::const_buffer> buffers) {
+  auto t = std::chrono::steady_clock::now();
+  stream_.expires_after(write_timeout);
+  auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
+  client_wait_us += std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - t).count();
+  if (ec == beast::error::timeout) worker_.metrics().client_error(ClientError::kWriteTimeout);
+  co_return !ec;
+}
+
+asio::awaitable<bool> ClientConnection::write(std::string_view bytes) {
+  asio::const_buffer b(bytes.data(), bytes.size());
+  co_return co_await write(std::span<const asio::const_buffer>(&b, 1));
+}
+
+asio::awaitable<bool> ClientConnection::send_local_reply(const LocalReply& reply,
+                                                         Provider provider,
+                                                         std::string_view request_id,
+                                                         bool keep_alive) {
+  std::string body = render_error_body(reply, provider);
+  std::vector<std::pair<std::string, std::string>> extra = reply.headers;
+  extra.emplace_back("x-sluice-error", reply.error_class);
+  ClientHeadOptions o;
+  o.status = reply.status;
+  o.reason = status_reason(reply.status);
+  o.request_id = request_id;
+  o.content_length = static_cast<std::int64_t>(body.size());
+  o.keep_alive = keep_alive;
+  o.extra = &extra;
+  std::string head = build_local_head(o, "application/json");
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
+  bool ok = co_await write(bufs);
+  co_return ok && keep_alive;
+}
+
+asio::awaitable<void> ClientConnection::run() {
+  ProxyMetrics& metrics = worker_.metrics();
+  for (;;) {
+    auto rt = worker_.shared().runtime.get();
+    const ListenerConfig& lc = rt->config().listener;
+    write_timeout = lc.write_timeout;
+    idle_ = true;
+    if (worker_.shared().draining.load(std::memory_order_relaxed)) break;
+
+    if (buffer_.size() == 0) {
+      // Between requests a client may stay silent for idle_timeout; the head, once started,
+      // must then arrive within header_timeout (a slowloris client is dropped).
+      stream_.expires_after(lc.idle_timeout);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kTuple);
+      if (ec) {
+        if (ec == beast::error::timeout) metrics.client_error(ClientError::kIdleTimeout);
+        break;
+      }
+      buffer_.commit(n);
+    }
+    idle_ = false;
+    auto start = std::chrono::steady_clock::now();
+
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(lc.max_header_bytes));
+    parser.body_limit(lc.max_body_bytes);
+    stream_.expires_after(lc.header_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+    if (hec) {
+      if (hec == beast::error::timeout) {
+        metrics.client_error(ClientError::kHeaderTimeout);
+      } else if (hec == http::error::header_limit) {
+        metrics.client_error(ClientError::kHeaderTooLarge);
+        co_await send_local_reply(make_local_reply(LocalError::kHeadersTooLarge, Provider::kOpenAI,
+                                                   "request headers exceed max_header_bytes"),
+                                  Provider::kOpenAI, "", false);
+      } else if (hec != http::error::end_of_stream && hec != asio::error::eof &&
+                 hec != http::error::partial_message && hec != asio::error::connection_reset) {
+        metrics.client_error(ClientError::kBadRequest);
+        co_await send_local_reply(make_local_reply(LocalError::kBadRequest, Provider::kOpenAI,
+                                                   "malformed HTTP request: " + hec.message()),
+                                  Provider::kOpenAI, "", false);
+      }
+      break;
+    }
+    ClientRequest& req = parser.get();
+    Provider shape = provider_from_headers(req);
+
+    std::size_t count = 0;
+    for (auto it = req.begin(); it != req.end(); ++it) ++count;
+    if (count > lc.max_header_count) {
+      metrics.client_error(ClientError::kTooManyHeaders);
+      co_await send_local_reply(make_local_reply(LocalError::kHeadersTooLarge, shape,
+                                                 "more than max_header_count request headers"),
+                                shape, "", false);
+      break;
+    }
+    // Two framings for one body is the classic request-smuggling setup: a peer that reads the
+    // other one would see a different request than Sluice checked.
+    if (req.count(http::field::content_length) != 0 && req.count(http::field::transfer_encoding) != 0) {
+      metrics.client_error(ClientError::kSmuggling);
+      co_await send_local_reply(make_local_reply(LocalError::kBadRequest, shape,
+                                                 "Content-Length together with Transfer-Encoding"),
+                                shape, "", false);
+      break;
+    }
+    if (auto len = parser.content_length(); len && *len > lc.max_body_bytes) {
+      metrics.client_error(ClientError::kBodyTooLarge);
+      co_await send_local_reply(make_local_reply(LocalError::kBodyTooLarge, shape,
+                                                 "request body exceeds max_body_bytes (" +
+                                                     std::to_string(lc.max_body_bytes) + ")"),
+                                shape, "", false);
+      break;
+    }
+    if (!parser.is_done()) {
+      auto expect = req[http::field::expect];
+      if (!expect.empty() && lower(expect) == "100-continue") {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (!co_await write(kContinue)) break;
+      }
+      stream_.expires_after(lc.body_timeout);
+      auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kTuple);
+      if (bec) {
+        if (bec == http::error::body_limit) {
+          metrics.client_error(ClientError::kBodyTooLarge);
+          co_await send_local_reply(make_local_reply(LocalError::kBodyTooLarge, shape,
+                                                     "request body exceeds max_body_bytes"),
+                                    shape, "", false);
+        } else if (bec == beast::error::timeout) {
+          metrics.client_error(ClientError::kBodyTimeout);
+        } else if (bec != http::error::partial_message && bec != asio::error::eof &&
+                   bec != asio::error::connection_reset) {
+          metrics.client_error(ClientError::kBadRequest);
+          co_await send_local_reply(make_local_reply(LocalError::kBadRequest, shape,
+                                                     "malformed request body: " + bec.message()),
+                                    shape, "", false);
+        }
+        break;
+      }
+    }
+    stream_.expires_never();
+    bool keep = co_await handle_call(*this, req, start);
+    if (!keep || !req.keep_alive()) break;
+  }
+  error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  stream_.close();
+}
+
+}  // namespace sluice

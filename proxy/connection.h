@@ -1,0 +1,59 @@
+// One client connection: an HTTP/1.1 keep-alive loop in one coroutine on one worker.
+//
+// Reads each request head within listener.header_timeout (a keep-alive connection may wait
+// idle_timeout for its next request's first byte), enforces the header size and count caps
+// (431) and the body cap (413, refused before the body is read), refuses ambiguous framing
+// (Content-Length with Transfer-Encoding: 400), then hands the call to handle_call().
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <chrono>
+#include <list>
+#include <span>
+#include <string>
+
+#include "conf/config.h"
+#include "proxy/local_reply.h"
+
+namespace sluice {
+
+class Worker;
+
+class ClientConnection {
+ public:
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket);
+  ~ClientConnection();
+
+  boost::asio::awaitable<void> run();
+
+  // Drain: closes the socket when the connection sits between requests.
+  void close_if_idle();
+
+  Worker& worker() { return worker_; }
+  boost::beast::tcp_stream& stream() { return stream_; }
+
+  // Writes every buffer within the write timeout; adds the time spent to client_wait_us.
+  // False when the client is gone or too slow (the connection is then closed).
+  boost::asio::awaitable<bool> write(std::span<const boost::asio::const_buffer> buffers);
+  boost::asio::awaitable<bool> write(std::string_view bytes);
+
+  // Sends a local error in `provider`'s shape; returns whether the connection may be reused.
+  boost::asio::awaitable<bool> send_local_reply(const LocalReply& reply, Provider provider,
+                                                std::string_view request_id, bool keep_alive);
+
+  std::int64_t client_wait_us = 0;  // reset by each call
+  std::chrono::milliseconds write_timeout{60'000};
+
+ private:
+  Worker& worker_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::list<ClientConnection*>::iterator registry_it_;
+  bool idle_ = true;
+};
+
+}  // namespace sluice

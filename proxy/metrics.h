@@ -1,0 +1,92 @@
+// Sluice's own metrics, rendered in Prometheus text format on the admin listener's /metrics.
+//
+// Counters touched on every call live in per-worker shards (each worker thread records into
+// its own shard; the scrape takes each shard's mutex briefly), so the call path never
+// contends. Label sets that come from clients (model names) are capped: past
+// kMaxSeries distinct (provider, model, status) sets, new ones are recorded as model="other".
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace sluice {
+
+// Fixed-bucket histogram over microseconds.
+struct LatencyHistogram {
+  static constexpr std::array<std::int64_t, 19> kBoundsUs = {
+      50,      100,     250,     500,       1000,      2500,      5000,
+      10000,   25000,   50000,   100000,    250000,    500000,    1000000,
+      2500000, 5000000, 10000000, 30000000, 120000000};
+  std::array<std::uint64_t, kBoundsUs.size() + 1> buckets{};
+  std::uint64_t count = 0;
+  std::int64_t sum_us = 0;
+  void observe(std::int64_t us);
+  void merge(const LatencyHistogram& o);
+};
+
+// Client-side protocol problems, each a counter (sluice_client_errors_total{reason}).
+enum class ClientError {
+  kBadRequest, kHeaderTooLarge, kTooManyHeaders, kBodyTooLarge, kHeaderTimeout, kBodyTimeout,
+  kIdleTimeout, kWriteTimeout, kUnsupportedMedia, kSmuggling, kBadJson, kRouteNotFound,
+  kAuthRefused, kCount
+};
+const char* to_string(ClientError e);
+
+struct CallRecord {
+  std::string provider;
+  std::string model;
+  int status = 0;
+  bool stream = false;
+  std::string error_class;
+  std::int64_t total_us = 0, overhead_us = 0, ttfb_us = -1;
+  std::int64_t input_tokens = 0, output_tokens = 0;
+};
+
+class ProxyMetrics {
+ public:
+  static constexpr std::size_t kMaxSeries = 2000;
+  explicit ProxyMetrics(int workers);
+
+  // Called on worker `worker`'s thread.
+  void record_call(int worker, const CallRecord& call);
+  void client_error(ClientError e) { client_errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed); }
+
+  std::atomic<std::int64_t> connections_active{0};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::int64_t> calls_active{0};
+  std::atomic<std::int64_t> streams_active{0};
+  std::atomic<std::uint64_t> upstream_connects{0};
+  std::atomic<std::uint64_t> upstream_connect_errors{0};
+  std::atomic<std::uint64_t> upstream_reused{0};
+  std::atomic<std::uint64_t> upstream_retries{0};
+  std::atomic<std::int64_t> upstream_idle{0};
+  std::atomic<std::uint64_t> sse_oversize_events{0};
+  std::atomic<std::uint64_t> sse_malformed_events{0};
+  std::atomic<std::uint64_t> client_disconnects{0};
+  std::atomic<std::uint64_t> events_published{0};
+  std::atomic<std::uint64_t> alerts_published{0};
+
+  void render(std::string& out) const;
+
+ private:
+  using SeriesKey = std::tuple<std::string, std::string, int>;  // provider, model, status
+  struct Shard {
+    mutable std::mutex mu;
+    std::map<SeriesKey, std::uint64_t> requests;
+    std::map<std::string, std::uint64_t> errors;  // error_class
+    std::map<std::string, std::array<std::uint64_t, 2>> tokens;  // provider -> in, out
+    LatencyHistogram total, overhead, ttfb;
+  };
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<std::size_t> series_{0};
+  std::array<std::atomic<std::uint64_t>, static_cast<int>(ClientError::kCount)> client_errors_{};
+};
+
+}  // namespace sluice

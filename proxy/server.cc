@@ -1,0 +1,213 @@
+#include "proxy/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <thread>
+
+#include "proxy/admin.h"
+#include "proxy/connection.h"
+#include "proxy/log.h"
+
+namespace sluice {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+Worker::Worker(int id, SharedState& shared)
+    : id_(id), shared_(shared), pool_(io_.get_executor(), *shared.metrics) {}
+
+void Worker::begin_drain() {
+  // Copy: closing a connection may remove it from the list while we iterate.
+  std::vector<ClientConnection*> conns(conns_.begin(), conns_.end());
+  for (auto* c : conns) c->close_if_idle();
+}
+
+namespace {
+tcp::endpoint resolve_endpoint(const Endpoint& e) {
+  error_code ec;
+  auto addr = asio::ip::make_address(e.host == "localhost" ? "127.0.0.1" : e.host, ec);
+  if (ec) throw std::runtime_error("listen address must be an IP address, got \"" + e.host + "\"");
+  return {addr, e.port};
+}
+
+std::unique_ptr<tcp::acceptor> bind_acceptor(asio::io_context& io, const tcp::endpoint& ep,
+                                             bool reuse_port) {
+  auto a = std::make_unique<tcp::acceptor>(io);
+  error_code ec;
+  a->open(ep.protocol(), ec);
+  if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && reuse_port) {
+    int one = 1;
+    if (::setsockopt(a->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      ec = error_code(errno, boost::system::system_category());
+  }
+  if (!ec) a->bind(ep, ec);
+  if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + ep.address().to_string() + ":" +
+                             std::to_string(ep.port()) + ": " + ec.message());
+  }
+  return a;
+}
+}  // namespace
+
+Server::Server(std::shared_ptr<const Runtime> runtime, SinkSet& sinks) {
+  const auto& lc = runtime->config().listener;
+  int n = lc.workers > 0 ? lc.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  metrics_ = std::make_unique<ProxyMetrics>(n);
+  shared_.metrics = metrics_.get();
+  shared_.sinks = &sinks;
+  shared_.runtime.set(std::move(runtime));
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, shared_));
+}
+
+Server::~Server() {
+  request_stop();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void Server::start() {
+  started_ = std::chrono::steady_clock::now();
+  const auto& lc = shared_.runtime.get()->config().listener;
+  tcp::endpoint ep = resolve_endpoint(lc.address);
+  // Port 0: the first acceptor picks a port; the others then join it with SO_REUSEPORT.
+  for (auto& w : workers_) {
+    acceptors_.push_back(bind_acceptor(w->io(), ep, true));
+    if (ep.port() == 0) ep.port(acceptors_.back()->local_endpoint().port());
+  }
+  port_ = ep.port();
+  admin_acceptor_ = bind_acceptor(workers_[0]->io(), resolve_endpoint(lc.admin_address), false);
+  admin_port_ = admin_acceptor_->local_endpoint().port();
+
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    asio::co_spawn(workers_[i]->io(), accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
+  }
+  asio::co_spawn(workers_[0]->io(), admin_loop(*admin_acceptor_), asio::detached);
+
+  auto signals = std::make_shared<asio::signal_set>(workers_[0]->io(), SIGTERM, SIGINT);
+  signals->async_wait([this, signals](const error_code& ec, int sig) {
+    if (ec) return;
+    log(LogLevel::kInfo, "signal received, draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    request_stop();
+  });
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    threads_.emplace_back([this, wp] { run_worker(*wp); });
+  }
+}
+
+void Server::run_worker(Worker& w) {
+  // The pool's periodic sweep doubles as the io_context's keep-alive work.
+  asio::co_spawn(
+      w.io(),
+      [&w, this]() -> asio::awaitable<void> {
+        asio::steady_timer t(w.io());
+        while (!stop_requested_.load()) {
+          t.expires_after(std::chrono::seconds(1));
+          co_await t.async_wait(kTuple);
+          w.pool().sweep();
+        }
+      },
+      asio::detached);
+  for (;;) {
+    try {
+      w.io().run();
+      break;
+    } catch (const std::exception& e) {
+      // A bug in one connection must not take the worker down with every other connection.
+      log(LogLevel::kError, "uncaught exception in worker", {{"what", e.what()}});
+    }
+  }
+}
+
+asio::awaitable<void> Server::accept_loop(Worker& w, tcp::acceptor& acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      log_throttled(LogLevel::kWarn, "accept", "accept failed", {{"error", ec.message()}});
+      asio::steady_timer t(w.io(), std::chrono::milliseconds(50));
+      co_await t.async_wait(kTuple);
+      continue;
+    }
+    error_code sec;
+    socket.set_option(tcp::no_delay(true), sec);
+    asio::co_spawn(
+        w.io(),
+        [&w, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+          ClientConnection conn(w, std::move(s));
+          co_await conn.run();
+        },
+        [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log_throttled(LogLevel::kError, "conn-exception", "connection failed", {{"what", ex.what()}});
+          }
+        });
+  }
+}
+
+asio::awaitable<void> Server::admin_loop(tcp::acceptor& acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      continue;
+    }
+    AdminContext actx{&shared_, metrics_.get(), started_, static_cast<int>(workers_.size())};
+    asio::co_spawn(acceptor.get_executor(), serve_admin(std::move(socket), actx), asio::detached);
+  }
+}
+
+void Server::request_stop() {
+  if (stop_requested_.exchange(true)) return;
+  if (workers_.empty()) return;
+  asio::co_spawn(workers_[0]->io(), drain_watch(), asio::detached);
+}
+
+asio::awaitable<void> Server::drain_watch() {
+  shared_.draining.store(true);
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    asio::post(workers_[i]->io(), [this, i] {
+      error_code ec;
+      acceptors_[i]->close(ec);
+      workers_[i]->begin_drain();
+    });
+  }
+  auto rt = shared_.runtime.get();
+  auto deadline = std::chrono::steady_clock::now() + rt->config().listener.drain_timeout;
+  asio::steady_timer t(workers_[0]->io());
+  while (std::chrono::steady_clock::now() < deadline &&
+         metrics_->connections_active.load() > 0) {
+    // Connections that became idle since the last pass close now.
+    for (auto& w : workers_) asio::post(w->io(), [wp = w.get()] { wp->begin_drain(); });
+    t.expires_after(std::chrono::milliseconds(20));
+    co_await t.async_wait(kTuple);
+  }
+  if (metrics_->connections_active.load() > 0) {
+    log(LogLevel::kWarn, "drain deadline passed, cutting remaining connections",
+        {{"connections", std::to_string(metrics_->connections_active.load())}});
+  }
+  error_code ec;
+  admin_acceptor_->close(ec);
+  for (auto& w : workers_) w->io().stop();
+}
+
+void Server::wait() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+}  // namespace sluice

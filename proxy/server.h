@@ -1,0 +1,60 @@
+// The server: worker threads with their SO_REUSEPORT acceptors, the admin listener, signal
+// handling and graceful drain.
+//
+// start() binds every socket before it returns (bind errors throw std::runtime_error naming
+// the address), so a caller that gets past start() knows the ports are open. SIGTERM/SIGINT
+// begin a drain: /readyz turns 503, acceptors close, idle keep-alive connections close, calls
+// in flight run to completion (their connections close after the response) until
+// listener.drain_timeout, then whatever remains is cut and the workers stop.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/metrics.h"
+#include "proxy/runtime.h"
+#include "proxy/worker.h"
+#include "sinks/sink.h"
+
+namespace sluice {
+
+class Server {
+ public:
+  Server(std::shared_ptr<const Runtime> runtime, SinkSet& sinks);
+  ~Server();
+
+  void start();
+  // Blocks until the server has stopped (after a drain).
+  void wait();
+  // Starts the drain from any thread (also what the signals do).
+  void request_stop();
+
+  std::uint16_t port() const { return port_; }
+  std::uint16_t admin_port() const { return admin_port_; }
+  ProxyMetrics& metrics() { return *metrics_; }
+
+ private:
+  void run_worker(Worker& w);
+  void drain();
+  boost::asio::awaitable<void> accept_loop(Worker& w, boost::asio::ip::tcp::acceptor& acceptor);
+  boost::asio::awaitable<void> admin_loop(boost::asio::ip::tcp::acceptor& acceptor);
+  boost::asio::awaitable<void> drain_watch();
+
+  SharedState shared_;
+  std::unique_ptr<ProxyMetrics> metrics_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> admin_acceptor_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_requested_{false};
+  std::chrono::steady_clock::time_point started_;
+  std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
+};
+
+}  // namespace sluice

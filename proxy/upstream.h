@@ -1,0 +1,115 @@
+// Connections to upstream providers: TLS (or plain HTTP for local servers), a keep-alive pool
+// per worker thread, timeouts on every operation.
+//
+// Contract
+//  * UpstreamTarget is built once per upstream per config snapshot; it owns the TLS context
+//    (system store or the configured CA bundle; peer verification and host-name checking on
+//    unless verify_tls is false; SNI for host names). Construction throws std::runtime_error
+//    naming the upstream when the CA bundle cannot be loaded.
+//  * UpstreamPool belongs to one worker thread and is used only there. acquire() returns a
+//    pooled idle connection (checked for a peer close) or dials a new one; release() returns
+//    a connection whose response was fully read and that the server left open.
+//  * Every I/O function sets its own timeout and returns an error code; none throws.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "conf/config.h"
+
+namespace sluice {
+
+class ProxyMetrics;
+
+class UpstreamTarget {
+ public:
+  explicit UpstreamTarget(const UpstreamConfig& config);
+  const UpstreamConfig& config() const { return config_; }
+  boost::asio::ssl::context* tls() const { return tls_.get(); }
+  bool is_tls() const { return tls_ != nullptr; }
+  const std::string& host_header() const { return host_header_; }
+
+ private:
+  UpstreamConfig config_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+  std::string host_header_;  // "host" or "host:port" when the port is not the scheme's default
+};
+
+using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+
+class UpstreamConn {
+ public:
+  using Plain = boost::beast::tcp_stream;
+  using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+  UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Plain stream);
+  UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Tls stream);
+
+  const UpstreamTarget& target() const { return *target_; }
+  const std::shared_ptr<const UpstreamTarget>& target_ptr() const { return target_; }
+  boost::beast::tcp_stream& tcp();
+  // Cancels pending I/O and closes the socket at once (client went away, shutdown).
+  void abort();
+  bool is_open();
+  // True when the peer has closed or sent unsolicited bytes (never reuse then).
+  bool looks_stale();
+
+  boost::asio::awaitable<boost::system::error_code> write(std::string_view head,
+                                                          std::string_view body);
+  boost::asio::awaitable<boost::system::error_code> read_header(ResponseParser& parser,
+                                                                std::chrono::milliseconds timeout);
+  // Reads once from the socket and parses; body bytes land in parser's buffer_body.
+  boost::asio::awaitable<boost::system::error_code> read_some(ResponseParser& parser,
+                                                              std::chrono::milliseconds timeout);
+
+  bool reused = false;
+  std::chrono::steady_clock::time_point idle_since{};
+
+ private:
+  std::shared_ptr<const UpstreamTarget> target_;
+  std::variant<Plain, Tls> stream_;
+  boost::beast::flat_buffer buffer_;
+};
+
+enum class ConnectError { kNone, kResolve, kConnect, kTls, kTimeout };
+
+struct ConnectResult {
+  std::unique_ptr<UpstreamConn> conn;
+  ConnectError error = ConnectError::kNone;
+  std::string detail;  // error text for logs (no secrets)
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(boost::asio::any_io_executor executor, ProxyMetrics& metrics)
+      : executor_(std::move(executor)), metrics_(metrics) {}
+  ~UpstreamPool();
+
+  // A pooled connection (reused = true) or a new one.
+  boost::asio::awaitable<ConnectResult> acquire(const std::shared_ptr<const UpstreamTarget>& target);
+  // Always dials (the retry after a stale pooled connection).
+  boost::asio::awaitable<ConnectResult> connect(const std::shared_ptr<const UpstreamTarget>& target);
+  void release(std::unique_ptr<UpstreamConn> conn);
+  // Closes idle connections past their TTL; called periodically by the worker.
+  void sweep();
+  void close_all();
+
+ private:
+  boost::asio::any_io_executor executor_;
+  ProxyMetrics& metrics_;
+  std::unordered_map<const UpstreamTarget*, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+};
+
+}  // namespace sluice
