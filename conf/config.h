@@ -65,7 +65,8 @@ struct UpstreamConfig {
 enum class PassthroughPolicy { kForward, kRefuse };
 
 struct RouteConfig {
-  std::string prefix;    // path prefix, e.g. "/openai/"; removed before forwarding unless "/"
+  std::string prefix;    // path prefix, e.g. "/openai/"
+  bool strip_prefix = true;  // remove the prefix (keeping a leading "/") before forwarding
   std::string upstream;  // upstream name; "" with `by_header` routing
   bool by_header = false;  // choose openai vs anthropic by request headers (the "/" route)
   std::vector<std::string> filters;  // filter names, in order; empty: the global chain

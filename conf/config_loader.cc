@@ -26,7 +26,7 @@ SLUICE_KEYS(kUpstreamKeys, "provider", "url", "connect_to", "ca_file", "verify_t
             "connect_timeout", "first_byte_timeout", "read_timeout", "max_idle_connections",
             "idle_connection_ttl", "max_response_body_bytes", "max_sse_event_bytes",
             "inject_stream_usage");
-SLUICE_KEYS(kRouteKeys, "prefix", "upstream", "filters", "passthrough");
+SLUICE_KEYS(kRouteKeys, "prefix", "strip_prefix", "upstream", "filters", "passthrough");
 SLUICE_KEYS(kIdentityKeys, "allow_provider_keys", "default", "provider_keys", "virtual_keys");
 SLUICE_KEYS(kIdentityRuleKeys, "tenant", "team", "app");
 SLUICE_KEYS(kProviderKeyKeys, "fingerprint", "tenant", "team", "app");
@@ -215,6 +215,7 @@ void read_routes(const ConfigNode& n, Config& cfg) {
     RouteConfig r;
     item["prefix"].read(r.prefix);
     if (r.prefix.empty() || r.prefix.front() != '/') item["prefix"].error("must start with /");
+    item["strip_prefix"].read(r.strip_prefix);
     item["upstream"].read(r.upstream);
     if (r.upstream == "auto") {
       r.by_header = true;
@@ -258,13 +259,18 @@ ConfigLoad load_node(const YAML::Node& root, const std::string& source) {
     top["routes"].error("at least one route is needed");
   if (!top["routes"].defined()) {
     // Base-URL mode for both SDKs at once: OPENAI_BASE_URL=http://host/v1 and
-    // ANTHROPIC_BASE_URL=http://host reach the same "/" route, told apart by their headers.
+    // ANTHROPIC_BASE_URL=http://host reach the same "/v1/" route, told apart by their headers.
     for (const char* up : {"openai", "anthropic"}) {
-      if (cfg->find_upstream(up) != nullptr)
-        cfg->routes.push_back(RouteConfig{std::string("/") + up + "/", up, false, {}, {}});
+      if (cfg->find_upstream(up) != nullptr) {
+        RouteConfig r;
+        r.prefix = std::string("/") + up + "/";
+        r.upstream = up;
+        cfg->routes.push_back(std::move(r));
+      }
     }
     RouteConfig root_route;
-    root_route.prefix = "/";
+    root_route.prefix = "/v1/";
+    root_route.strip_prefix = false;
     root_route.by_header = true;
     cfg->routes.push_back(root_route);
   }

@@ -68,8 +68,15 @@ std::optional<std::string> interpolate_env(
 
 ConfigNode ConfigNode::operator[](std::string_view key) const {
   std::string child_path = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  if (!node_.IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), child_path, errors_);
-  return ConfigNode(node_[std::string(key)], std::move(child_path), errors_);
+  // yaml-cpp throws on almost any use of a node that does not exist ("zombie" nodes), so a
+  // missing parent yields a fresh undefined node instead of a lookup.
+  if (!node_.IsDefined() || !node_.IsMap())
+    return ConfigNode(YAML::Node(YAML::NodeType::Undefined), child_path, errors_);
+  const YAML::Node& self = node_;
+  YAML::Node child = self[std::string(key)];
+  if (!child.IsDefined())
+    return ConfigNode(YAML::Node(YAML::NodeType::Undefined), child_path, errors_);
+  return ConfigNode(child, std::move(child_path), errors_);
 }
 
 std::vector<ConfigNode> ConfigNode::items() const {

@@ -40,8 +40,8 @@ class ConfigNode {
       : node_(std::move(node)), path_(std::move(path)), errors_(errors) {}
 
   bool defined() const { return node_.IsDefined() && !node_.IsNull(); }
-  bool is_map() const { return node_.IsMap(); }
-  bool is_sequence() const { return node_.IsSequence(); }
+  bool is_map() const { return node_.IsDefined() && node_.IsMap(); }
+  bool is_sequence() const { return node_.IsDefined() && node_.IsSequence(); }
   const std::string& path() const { return path_; }
   const YAML::Node& yaml() const { return node_; }
 

@@ -127,6 +127,7 @@ class Call {
  private:
   asio::awaitable<bool> reply_local(const LocalReply& reply, bool keep_alive);
   asio::awaitable<bool> exchange();
+  asio::awaitable<bool> upstream_failed(LocalReply reply);
   asio::awaitable<bool> relay_sse(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok);
   asio::awaitable<bool> relay_body(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok,
                                    bool chunked);
@@ -315,8 +316,13 @@ asio::awaitable<bool> Call::exchange() {
   std::optional<ResponseParser> parser;
   for (int attempt = 0;; ++attempt) {
     auto t = Clock::now();
-    ConnectResult cr = attempt == 0 ? co_await worker_.pool().acquire(target)
-                                    : co_await worker_.pool().connect(target);
+    // (No co_await inside a conditional expression: GCC 12 miscompiles that.)
+    ConnectResult cr;
+    if (attempt == 0) {
+      cr = co_await worker_.pool().acquire(target);
+    } else {
+      cr = co_await worker_.pool().connect(target);
+    }
     upstream_wait_us_ += us_since(t);
     if (watch_->gone) {
       if (cr.conn) cr.conn->abort();
@@ -326,15 +332,8 @@ asio::awaitable<bool> Call::exchange() {
     if (!cr.conn) {
       log_throttled(LogLevel::kWarn, "connect:" + upstream_->name, "upstream connect failed",
                     {{"upstream", upstream_->name}, {"detail", cr.detail}});
-      co_return co_await [&]() -> asio::awaitable<bool> {
-        LocalReply r = make_local_reply(connect_error_kind(cr.error), ctx_.provider,
-                                        "cannot reach upstream " + upstream_->name);
-        ctx_.reply = r;
-        event_.status = r.status;
-        fail(r.error_class, "upstream");
-        ttfb_us_ = us_since(start_);
-        co_return co_await conn_.send_local_reply(r, ctx_.provider, ctx_.request_id, true);
-      }();
+      co_return co_await upstream_failed(make_local_reply(
+          connect_error_kind(cr.error), ctx_.provider, "cannot reach upstream " + upstream_->name));
     }
     up = std::move(cr.conn);
     watch_->upstream = up.get();
@@ -362,14 +361,9 @@ asio::awaitable<bool> Call::exchange() {
     LocalError kind = ec == beast::error::timeout ? LocalError::kUpstreamTimeout
                       : parser->got_some()       ? LocalError::kUpstreamBadResponse
                                                  : LocalError::kUpstreamReset;
-    LocalReply r = make_local_reply(kind, ctx_.provider,
-                                    "upstream " + upstream_->name + " failed before responding (" +
-                                        ec.message() + ")");
-    ctx_.reply = r;
-    event_.status = r.status;
-    fail(r.error_class, "upstream");
-    ttfb_us_ = us_since(start_);
-    co_return co_await conn_.send_local_reply(r, ctx_.provider, ctx_.request_id, true);
+    co_return co_await upstream_failed(make_local_reply(
+        kind, ctx_.provider,
+        "upstream " + upstream_->name + " failed before responding (" + ec.message() + ")"));
   }
 
   auto& res = parser->get();
@@ -404,6 +398,15 @@ asio::awaitable<bool> Call::exchange() {
     up->abort();
   }
   co_return client_ok && upstream_ok && !worker_.shared().draining.load(std::memory_order_relaxed);
+}
+
+// The upstream failed before its response began: the client gets a provider-shaped 502/504.
+asio::awaitable<bool> Call::upstream_failed(LocalReply reply) {
+  ctx_.reply = reply;
+  event_.status = reply.status;
+  fail(reply.error_class, "upstream");
+  ttfb_us_ = us_since(start_);
+  co_return co_await conn_.send_local_reply(reply, ctx_.provider, ctx_.request_id, true);
 }
 
 asio::awaitable<bool> Call::write_chunk(std::string_view data) {
@@ -522,6 +525,8 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   for (auto& f : filters_) f->on_response_event(ctx_, end, true);
   for (const auto& d : end.emit_before) adapter_->render_text(d, out);
   if (adapter_->facts().is_error) fail("stream_error_event", "upstream");
+  // Events the adapter could not read mean the client got a stream it cannot parse either.
+  if (adapter_->malformed_events() > 0) fail("upstream_bad_response", "upstream");
   bool ok = co_await write_chunk(out);
   if (ok) ok = co_await conn_.write(std::string_view("0\r\n\r\n", 5));
   co_return ok;

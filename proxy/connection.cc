@@ -104,6 +104,14 @@ asio::awaitable<void> ClientConnection::run() {
     if (hec) {
       if (hec == beast::error::timeout) {
         metrics.client_error(ClientError::kHeaderTimeout);
+      } else if (hec == http::error::body_limit) {
+        // Beast compares Content-Length with the body limit as soon as the head is parsed.
+        metrics.client_error(ClientError::kBodyTooLarge);
+        Provider shape = provider_from_headers(parser.get());
+        co_await send_local_reply(make_local_reply(LocalError::kBodyTooLarge, shape,
+                                                   "request body exceeds max_body_bytes (" +
+                                                       std::to_string(lc.max_body_bytes) + ")"),
+                                  shape, "", false);
       } else if (hec == http::error::header_limit) {
         metrics.client_error(ClientError::kHeaderTooLarge);
         co_await send_local_reply(make_local_reply(LocalError::kHeadersTooLarge, Provider::kOpenAI,

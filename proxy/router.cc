@@ -44,7 +44,7 @@ RouteMatch route_request(const Config& config, std::string_view method, std::str
     return m;
   }
   std::string_view rest = path;
-  if (best->prefix != "/") {
+  if (best->strip_prefix && best->prefix != "/") {
     std::string_view prefix = best->prefix;
     if (prefix.back() == '/') prefix.remove_suffix(1);
     rest = path.substr(std::min(prefix.size(), path.size()));

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs every test: unit tests (GoogleTest, ctest) and integration
+# tests (the real openai/anthropic SDKs through Sluice to sluice-mock) on one ASan+UBSan build.
+# Idempotent; build trees and the Python venv are cached under $SLUICE_CACHE (default .cache/).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache=${SLUICE_CACHE:-$here/.cache}
+"$here/deploy/setup.sh" --test
+
+build=$cache/build-asan
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export CCACHE_DIR=${CCACHE_DIR:-$cache/ccache}
+cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON -DSLUICE_BENCH=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)"
+
+status=0
+echo "== unit tests (ctest)"
+(cd "$build" && ctest --output-on-failure -j "$(nproc)") || status=1
+
+echo "== integration tests (pytest)"
+SLUICE_BUILD_DIR=$build "$cache/venv/bin/python" -m pytest -q "$here/tests/integration" "$@" || status=1
+exit $status

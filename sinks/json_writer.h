@@ -1,0 +1,88 @@
+// JsonWriter: appends compact JSON text (RFC 8259) to a caller-owned std::string.
+//
+// Contract
+//  * The writer only appends to `out`; it never allocates anything else. Reserve `out` ahead of
+//    time to avoid regrowth on hot paths.
+//  * Commas are inserted automatically. The caller is responsible for nesting: inside an object,
+//    each value is preceded by key(); inside an array, values follow each other; every begin_*
+//    has a matching end_*. Misuse yields malformed JSON, not a crash (no runtime checks).
+//  * string() and key() always produce valid JSON strings, whatever the input bytes:
+//      - '"' and '\\' are escaped; \b \f \n \r \t use their short forms; other bytes below 0x20
+//        become \u00XX (lowercase hex). DEL (0x7f) and '/' pass through.
+//      - Well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF) passes
+//        through unchanged, 4-byte sequences included.
+//      - Each maximal ill-formed subsequence (Unicode 15, §3.9 "U+FFFD substitution of maximal
+//        subparts", the same policy as the WHATWG decoder) is replaced by one U+FFFD, so the
+//        output is always valid UTF-8.
+//  * raw() appends its argument verbatim as one value: the caller guarantees it is valid JSON.
+//    is_json_object() is there to check untrusted fragments first.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
+
+  // Writes "k": (with a leading comma when needed). Must be followed by exactly one value.
+  void key(std::string_view k);
+
+  void string(std::string_view s);
+  void int64(std::int64_t v);
+  void boolean(bool v);
+  void null();
+  // Appends a JSON value given as text, unchanged. It must be valid JSON (see is_json_object).
+  void raw(std::string_view json);
+
+  // Convenience: key(k) followed by the value.
+  void member(std::string_view k, std::string_view v) {
+    key(k);
+    string(v);
+  }
+  void member_int64(std::string_view k, std::int64_t v) {
+    key(k);
+    int64(v);
+  }
+  void member_bool(std::string_view k, bool v) {
+    key(k);
+    boolean(v);
+  }
+
+  // Appends `s` as a quoted, escaped JSON string (the same rules as string()).
+  static void append_quoted(std::string& out, std::string_view s);
+
+ private:
+  void comma() {
+    if (need_comma_) out_.push_back(',');
+  }
+  void open(char c) {
+    comma();
+    out_.push_back(c);
+    need_comma_ = false;
+  }
+  void close(char c) {
+    out_.push_back(c);
+    need_comma_ = true;
+  }
+
+  std::string& out_;
+  // A single flag suffices: after a value or a closing bracket the next item needs a comma;
+  // after an opening bracket or a key it does not.
+  bool need_comma_ = false;
+};
+
+// True when `text` is exactly one JSON object (RFC 8259), optionally surrounded by whitespace,
+// with strings that are valid UTF-8 and nesting no deeper than `max_depth`. Linear time, no
+// allocation. Meant for fragments handed over by other components before raw() embeds them.
+bool is_json_object(std::string_view text, int max_depth = 64);
+
+}  // namespace sluice
