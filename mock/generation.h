@@ -39,8 +39,7 @@ struct Generation {
 // Splits text into pieces of at least `piece` bytes, never inside a UTF-8 sequence.
 std::vector<std::string> split_text(std::string_view text, std::size_t piece = 4);
 
-Generation make_generation(const MockRequest& req, const RequestBody& body,
-                           const MockOptions& opt);
+Generation make_generation(const MockRequest& req, const RequestBody& body, const MockOptions& opt);
 
 // Everything a response builder needs.
 struct BuildContext {

@@ -30,7 +30,9 @@ using namespace net::experimental::awaitable_operators;
 
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
 constexpr std::uint64_t kBodyLimit = 64ull << 20;
-constexpr std::uint32_t kHeaderLimit = 1u << 20;
+// Beast stores a field's size in 16 bits and throws std::length_error for a longer value; a
+// 64 KiB limit on the whole header keeps every field below that (431 instead).
+constexpr std::uint32_t kHeaderLimit = 64u << 10;
 constexpr std::size_t kWatchBufferLimit = 1u << 20;
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
@@ -146,9 +148,14 @@ net::awaitable<Outcome> send_response(Stream& stream, beast::flat_buffer& buf,
     co_return Outcome{closed, true};
   }
   switch (fr.ending) {
-    case Ending::kReset: hard_close(sock, true); co_return Outcome{std::nullopt, true};
-    case Ending::kCloseFin: hard_close(sock, false); co_return Outcome{std::nullopt, true};
-    default: break;
+    case Ending::kReset:
+      hard_close(sock, true);
+      co_return Outcome{std::nullopt, true};
+    case Ending::kCloseFin:
+      hard_close(sock, false);
+      co_return Outcome{std::nullopt, true};
+    default:
+      break;
   }
   if (fr.close_after) {
     co_await graceful_close(stream);
@@ -326,7 +333,16 @@ std::uint16_t MockServer::start() {
   for (auto& w : s.workers) {
     net::co_spawn(w->ioc, accept_loop(w->acceptor, *s.shared), report_exception);
     Worker* wp = w.get();
-    w->thread = std::thread([wp] { wp->ioc.run(); });
+    w->thread = std::thread([wp] {
+      for (;;) {
+        try {
+          wp->ioc.run();
+          return;
+        } catch (const std::exception& e) {  // keep serving the other connections
+          std::fprintf(stderr, "sluice-mock: %s\n", e.what());
+        }
+      }
+    });
   }
   return ep.port();
 }

@@ -18,7 +18,7 @@ struct Header {
 
 struct MockRequest {
   std::string method;
-  std::string target;    // as received, query included
+  std::string target;     // as received, query included
   unsigned version = 11;  // 10 or 11
   std::vector<Header> headers;
   std::string body;
@@ -39,16 +39,16 @@ enum class Ending {
 };
 
 struct SseEvent {
-  std::string bytes;    // complete SSE event text, blank line included
-  bool paced = false;   // preceded by the token delay (token deltas)
+  std::string bytes;   // complete SSE event text, blank line included
+  bool paced = false;  // preceded by the token delay (token deltas)
 };
 
 struct Plan {
   int status = 200;
   std::string content_type = "application/json";
-  std::vector<Header> headers;  // extra response headers
-  bool streaming = false;       // chunked text/event-stream
-  std::string body;             // !streaming
+  std::vector<Header> headers;   // extra response headers
+  bool streaming = false;        // chunked text/event-stream
+  std::string body;              // !streaming
   std::vector<SseEvent> events;  // streaming
 
   // Faults. Streaming: the first `cut` events are sent, then `tail` (one chunk, paced).

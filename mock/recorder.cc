@@ -37,8 +37,7 @@ bool Recorder::open_file(const std::string& path, std::string& error) {
   return true;
 }
 
-std::string Recorder::entry_json(const MockRequest& req, std::uint64_t seq,
-                                 std::int64_t t_start_us,
+std::string Recorder::entry_json(const MockRequest& req, std::uint64_t seq, std::int64_t t_start_us,
                                  std::optional<std::int64_t> t_closed_us) {
   std::string o;
   o.reserve(256 + req.body.size() + req.target.size());

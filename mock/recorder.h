@@ -43,8 +43,8 @@ class Recorder {
   // Forgets the in-memory entries and restarts seq at 1 (the file is left alone).
   void reset();
 
-  static std::string entry_json(const MockRequest& req, std::uint64_t seq,
-                                std::int64_t t_start_us, std::optional<std::int64_t> t_closed_us);
+  static std::string entry_json(const MockRequest& req, std::uint64_t seq, std::int64_t t_start_us,
+                                std::optional<std::int64_t> t_closed_us);
 
  private:
   std::atomic<std::uint64_t> seq_{0};

@@ -11,8 +11,8 @@
 namespace sluice::mock {
 
 struct RequestBody {
-  bool ok = false;     // a valid JSON object
-  std::string error;   // why not, when !ok
+  bool ok = false;    // a valid JSON object
+  std::string error;  // why not, when !ok
   bool has_model = false;
   std::string model;        // "@fault=" suffix stripped
   std::string model_fault;  // the suffix, if any

@@ -29,8 +29,8 @@ ModelName split_model(std::string_view model) {
 namespace {
 
 // Parses a non-negative integer header into `out`; records an error on garbage.
-void read_count(const MockRequest& req, std::string_view name, std::int64_t max,
-                std::int64_t& out, std::string& error) {
+void read_count(const MockRequest& req, std::string_view name, std::int64_t max, std::int64_t& out,
+                std::string& error) {
   if (!req.has_header(name)) return;
   std::string_view v = req.header(name);
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
@@ -76,8 +76,8 @@ MockOptions parse_options(const MockRequest& req, std::string_view model_fault) 
   auto tc = req.header("x-mock-tool-call");
   o.tool_call = tc == "1" || tc == "true";
 
-  std::string_view fault_name = req.has_header("x-mock-fault") ? req.header("x-mock-fault")
-                                                                 : model_fault;
+  std::string_view fault_name =
+      req.has_header("x-mock-fault") ? req.header("x-mock-fault") : model_fault;
   if (auto f = parse_fault(fault_name)) {
     o.fault = *f;
   } else if (o.error.empty()) {

@@ -6,7 +6,9 @@
 namespace sluice::mock {
 namespace {
 
-std::string_view stop_reason(const Generation& g) { return g.truncated ? "max_tokens" : "end_turn"; }
+std::string_view stop_reason(const Generation& g) {
+  return g.truncated ? "max_tokens" : "end_turn";
+}
 
 void append_usage(std::string& o, const Generation& g, std::int64_t output_tokens) {
   o += "{\"input_tokens\":";
@@ -63,7 +65,8 @@ Plan messages_stream(const BuildContext& ctx) {
       R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})")});
   p.events.push_back({sse_event("ping", R"({"type": "ping"})")});
   for (const auto& t : g.tokens) {
-    std::string o = R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)";
+    std::string o =
+        R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)";
     append_json_string(o, t);
     o += "}}";
     p.events.push_back({sse_event("content_block_delta", o), true});

@@ -43,8 +43,8 @@ Plan chat_full(const BuildContext& ctx) {
   const Generation& g = ctx.gen;
   const bool tool = wants_tool_call(ctx);
   std::string args = tool ? tool_arguments(ctx) : std::string();
-  std::int64_t completion = tool ? static_cast<std::int64_t>(split_text(args).size())
-                                 : g.completion_tokens();
+  std::int64_t completion =
+      tool ? static_cast<std::int64_t>(split_text(args).size()) : g.completion_tokens();
   std::string o;
   o.reserve(512 + (tool ? args.size() : g.tokens.size() * 8));
   o += "{\"id\":";
@@ -104,7 +104,8 @@ Plan chat_stream(const BuildContext& ctx) {
 
   std::int64_t completion = 0;
   if (tool) {
-    std::string first = "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":";
+    std::string first =
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":";
     append_json_string(first, g.id("call_"));
     first += ",\"type\":\"function\",\"function\":{\"name\":";
     append_json_string(first, kToolName);
@@ -176,8 +177,7 @@ Plan openai_error(int status, std::string_view message, std::string_view type,
 }
 
 Plan openai_rate_limit() {
-  Plan p = openai_error(429,
-                        "Rate limit reached for requests (mock). Please try again in 1s.",
+  Plan p = openai_error(429, "Rate limit reached for requests (mock). Please try again in 1s.",
                         "requests", "rate_limit_exceeded");
   p.headers = {{"retry-after", "1"},
                {"x-ratelimit-limit-requests", "500"},
@@ -269,8 +269,7 @@ Plan openai_models() {
 
 std::string openai_chat_error_event() {
   return sse_data(openai_error_json(
-      "The server had an error while processing your request. Sorry about that!",
-      "server_error"));
+      "The server had an error while processing your request. Sorry about that!", "server_error"));
 }
 
 std::string openai_chat_malformed_event() {

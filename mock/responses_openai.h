@@ -16,7 +16,7 @@ std::string openai_error_json(std::string_view message, std::string_view type,
                               std::string_view code = {}, std::string_view param = {});
 Plan openai_error(int status, std::string_view message, std::string_view type,
                   std::string_view code = {}, std::string_view param = {});
-Plan openai_rate_limit();   // 429 with retry-after and x-ratelimit-* headers
+Plan openai_rate_limit();    // 429 with retry-after and x-ratelimit-* headers
 Plan openai_server_error();  // 500
 Plan openai_not_found(const MockRequest& req);
 

@@ -22,27 +22,37 @@ Plan bad_request(Api api, const std::string& message) {
 
 Plan build(Api api, const BuildContext& ctx) {
   switch (api) {
-    case Api::kChat: return openai_chat(ctx);
-    case Api::kResponses: return openai_responses(ctx);
-    case Api::kEmbeddings: return openai_embeddings(ctx);
-    case Api::kMessages: return anthropic_messages(ctx);
+    case Api::kChat:
+      return openai_chat(ctx);
+    case Api::kResponses:
+      return openai_responses(ctx);
+    case Api::kEmbeddings:
+      return openai_embeddings(ctx);
+    case Api::kMessages:
+      return anthropic_messages(ctx);
   }
   return openai_server_error();
 }
 
 std::string malformed_tail(Api api) {
   switch (api) {
-    case Api::kMessages: return anthropic_malformed_event();
-    case Api::kResponses: return openai_responses_malformed_event();
-    default: return openai_chat_malformed_event();
+    case Api::kMessages:
+      return anthropic_malformed_event();
+    case Api::kResponses:
+      return openai_responses_malformed_event();
+    default:
+      return openai_chat_malformed_event();
   }
 }
 
 std::string error_tail(Api api, std::size_t seq_no) {
   switch (api) {
-    case Api::kMessages: return anthropic_error_event();
-    case Api::kResponses: return openai_responses_error_event(static_cast<long long>(seq_no));
-    default: return openai_chat_error_event();
+    case Api::kMessages:
+      return anthropic_error_event();
+    case Api::kResponses:
+      return openai_responses_error_event(static_cast<long long>(seq_no));
+    default:
+      return openai_chat_error_event();
   }
 }
 
@@ -70,7 +80,8 @@ void apply_fault(Plan& p, Api api, Fault fault) {
         p.cut = half;
         p.tail = error_tail(api, half);
         break;
-      default: break;
+      default:
+        break;
     }
     return;
   }
@@ -86,7 +97,8 @@ void apply_fault(Plan& p, Api api, Fault fault) {
     case Fault::kMalformedSse:  // not a stream: answer with invalid JSON instead
       p.body.resize(p.body.size() / 2);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -101,8 +113,8 @@ Plan answer(const MockRequest& req, Api api) {
 
   Plan p;
   if (!body.has_model) {
-    p = bad_request(api, is_anthropic(api) ? "model: Field required"
-                                           : "you must provide a model parameter");
+    p = bad_request(
+        api, is_anthropic(api) ? "model: Field required" : "you must provide a model parameter");
   } else if (api == Api::kEmbeddings && !body.has_input) {
     p = bad_request(api, "'input' is a required property");
   } else if (opt.fault == Fault::kRateLimit) {

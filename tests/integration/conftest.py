@@ -141,10 +141,12 @@ class Sluice:
     def metrics(self) -> str:
         return httpx.get(f"{self.admin}/metrics").text
 
-    def metric(self, line_prefix: str) -> float:
+    def metric(self, series: str) -> float:
+        """Value of one exact series, e.g. 'sluice_client_errors_total{reason="bad_json"}'."""
         for line in self.metrics().splitlines():
-            if line.startswith(line_prefix + " ") or line.startswith(line_prefix + "{") and line.split(" ")[0] == line_prefix:
-                return float(line.rsplit(" ", 1)[1])
+            name, _, value = line.rpartition(" ")
+            if name == series:
+                return float(value)
         return 0.0
 
 
@@ -203,6 +205,18 @@ def sluice_factory(workdir, mock):
         stop(s.proc)
         # ASan reports, crashes: a non-zero exit fails the test that started it.
         assert s.proc.returncode == 0, f"sluice exited {s.proc.returncode}: {s.log_path.read_text()[-3000:]}"
+        # Every record Sluice wrote must match the published schemas.
+        for rec in s.events():
+            SCHEMAS[rec["type"]].validate(rec)
+
+
+def _schema(name):
+    import jsonschema
+    schema = json.loads((ROOT / "docs" / name).read_text())
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+SCHEMAS = {"call": _schema("event-schema.json"), "alert": _schema("alert-schema.json")}
 
 
 @pytest.fixture

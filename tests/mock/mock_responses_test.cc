@@ -268,8 +268,8 @@ TEST(MockChat, Deterministic) {
 
 TEST(MockResponses, NonStream) {
   std::string body = R"({"model":"gpt-4o","input":"hi","instructions":"be brief"})";
-  Plan p = route(post("/v1/responses", body,
-                      {{"x-mock-output-tokens", "2"}, {"x-mock-cached-tokens", "1"}}));
+  Plan p = route(
+      post("/v1/responses", body, {{"x-mock-output-tokens", "2"}, {"x-mock-cached-tokens", "1"}}));
   simdjson::dom::parser parser;
   auto doc = parse(parser, p.body);
   EXPECT_TRUE(str(doc, "/id").starts_with("resp_"));
@@ -316,16 +316,11 @@ TEST(MockResponses, Stream) {
       EXPECT_TRUE(is_null(e, "/response/usage"));
     }
   }
-  std::vector<std::string> want = {"response.created",
-                                   "response.in_progress",
-                                   "response.output_item.added",
-                                   "response.content_part.added",
-                                   "response.output_text.delta",
-                                   "response.output_text.delta",
-                                   "response.output_text.delta",
-                                   "response.output_text.done",
-                                   "response.content_part.done",
-                                   "response.output_item.done",
+  std::vector<std::string> want = {"response.created",           "response.in_progress",
+                                   "response.output_item.added", "response.content_part.added",
+                                   "response.output_text.delta", "response.output_text.delta",
+                                   "response.output_text.delta", "response.output_text.done",
+                                   "response.content_part.done", "response.output_item.done",
                                    "response.completed"};
   EXPECT_EQ(types, want);
   EXPECT_EQ(text, "tok0 tok1 tok2 ");
@@ -417,10 +412,9 @@ TEST(MockAnthropic, Stream) {
       EXPECT_EQ(num(d, "/usage/output_tokens"), 2);
     }
   }
-  std::vector<std::string> want = {"message_start",       "content_block_start",
-                                   "ping",                "content_block_delta",
-                                   "content_block_delta", "content_block_stop",
-                                   "message_delta",       "message_stop"};
+  std::vector<std::string> want = {
+      "message_start",       "content_block_start", "ping",          "content_block_delta",
+      "content_block_delta", "content_block_stop",  "message_delta", "message_stop"};
   EXPECT_EQ(types, want);
   EXPECT_EQ(text, "tok0 tok1 ");
 }
@@ -465,7 +459,8 @@ TEST(MockFaults, RateLimitAndServerError) {
   EXPECT_EQ(a.status, 429);
   EXPECT_EQ(str(parse(parser, a.body), "/error/type"), "rate_limit_error");
 
-  Plan s = route(post("/v1/messages", R"({"model":"c","max_tokens":5})", {{"x-mock-fault", "500"}}));
+  Plan s =
+      route(post("/v1/messages", R"({"model":"c","max_tokens":5})", {{"x-mock-fault", "500"}}));
   EXPECT_EQ(s.status, 500);
   EXPECT_EQ(str(parse(parser, s.body), "/error/type"), "api_error");
 }
@@ -496,7 +491,8 @@ TEST(MockFaults, StreamFaults) {
             std::string::npos);
   EXPECT_FALSE(ft.segments[0].bytes.ends_with(t.body));
 
-  Plan c = route(post("/v1/chat/completions", kChatBody, {{"x-mock-fault", "close-before-headers"}}));
+  Plan c =
+      route(post("/v1/chat/completions", kChatBody, {{"x-mock-fault", "close-before-headers"}}));
   EXPECT_EQ(c.ending, Ending::kNoResponse);
   EXPECT_TRUE(frame_response(c, 1, true, 11).segments.empty());
 
@@ -543,10 +539,9 @@ TEST(MockFraming, ChunkedAndPaced) {
   for (const auto& e : p.events) expect += e.bytes;
   EXPECT_EQ(payload, expect);
 
-  Plan paced = route(post("/v1/chat/completions", body,
-                          {{"x-mock-output-tokens", "3"},
-                           {"x-mock-token-delay-ms", "5"},
-                           {"x-mock-ttft-ms", "7"}}));
+  Plan paced = route(post(
+      "/v1/chat/completions", body,
+      {{"x-mock-output-tokens", "3"}, {"x-mock-token-delay-ms", "5"}, {"x-mock-ttft-ms", "7"}}));
   auto fp = frame_response(paced, 1, false, 11);
   ASSERT_EQ(fp.segments.size(), 4u);  // head+role, 3 paced tokens (+finish, [DONE], end)
   EXPECT_EQ(fp.segments[0].delay_ms, 7);

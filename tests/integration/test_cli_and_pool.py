@@ -1,0 +1,60 @@
+"""The command line (check-config, fingerprint, exit codes) and the upstream keep-alive pool."""
+import hashlib
+import subprocess
+
+import openai
+import pytest
+
+from conftest import ROOT, build_dir
+
+SLUICE = lambda: str(build_dir() / "proxy" / "sluice")
+
+
+def test_check_config_names_file_line_and_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("listener:\n  address: 127.0.0.1:8080\n  max_body_byte: 1MiB\n"
+                   "upstreams:\n  openai:\n    provider: openai\n    url: ftp://x\n")
+    r = subprocess.run([SLUICE(), "check-config", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert f"{bad}:3:3: listener.max_body_byte: unknown key" in r.stderr
+    assert f"{bad}:7:10: upstreams.openai.url:" in r.stderr
+
+
+def test_check_config_default_file():
+    r = subprocess.run([SLUICE(), "check-config", str(ROOT / "conf" / "sluice.yaml")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_env_interpolation_missing_variable(tmp_path):
+    f = tmp_path / "env.yaml"
+    f.write_text("listener:\n  admin_token: ${SLUICE_TEST_SURELY_UNSET}\n")
+    r = subprocess.run([SLUICE(), "check-config", str(f)], capture_output=True, text=True)
+    assert r.returncode == 2 and "SLUICE_TEST_SURELY_UNSET" in r.stderr and ":2:" in r.stderr
+
+
+def test_fingerprint_command():
+    r = subprocess.run([SLUICE(), "fingerprint", "sk-test"], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == hashlib.sha256(b"sk-test").hexdigest()[:16]
+
+
+def test_version_and_usage():
+    assert subprocess.run([SLUICE(), "--version"], capture_output=True, text=True).stdout.startswith("sluice ")
+    r = subprocess.run([SLUICE(), "--bogus"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_pool_reuses_and_retries_once_on_stale_connection(sluice, mock):
+    c = openai.OpenAI(base_url=f"{sluice.url}/v1", api_key="sk-x", max_retries=0)
+    msg = [{"role": "user", "content": "x"}]
+    for _ in range(3):
+        c.chat.completions.create(model="gpt-4o", messages=msg)
+    assert sluice.metric("sluice_upstream_reused_total") >= 1
+    # The mock reads the request and closes without answering: on a pooled connection that
+    # looks like a stale keep-alive connection, so Sluice retries once on a fresh one, and
+    # only once.
+    before = len(mock.requests())
+    with pytest.raises(openai.InternalServerError):
+        c.chat.completions.create(model="gpt-4o", messages=msg, extra_headers={"x-mock-fault": "close-before-headers"})
+    assert sluice.metric("sluice_upstream_retries_total") == 1
+    assert len(mock.requests()) - before == 2
