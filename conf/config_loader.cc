@@ -120,7 +120,7 @@ void read_listener(const ConfigNode& n, ListenerConfig& l) {
   read_endpoint(n["address"], l.address);
   read_endpoint(n["admin_address"], l.admin_address);
   n["workers"].read(l.workers, 0, 256);
-  n["max_header_bytes"].read_size(l.max_header_bytes, 1024, 1 << 20);
+  n["max_header_bytes"].read_size(l.max_header_bytes, 1024, 64 * 1024);  // Beast caps one field at 64 KiB
   n["max_header_count"].read_size(l.max_header_count, 8, 10'000);
   n["max_body_bytes"].read_size(l.max_body_bytes, 1024, std::size_t{1} << 32);
   n["header_timeout"].read_duration(l.header_timeout, 100ms, 10min);

@@ -32,10 +32,10 @@ std::vector<std::string> split_text(std::string_view text, std::size_t piece) {
 Generation make_generation(const MockRequest& req, const RequestBody& body,
                            const MockOptions& opt) {
   Generation g;
-  g.hash = fnv1a64(req.body);
+  g.hash = body.content_hash;
   g.prompt_tokens = opt.prompt_tokens
                         ? *opt.prompt_tokens
-                        : std::max<std::int64_t>(1, static_cast<std::int64_t>(req.body.size() / 4));
+                        : std::max<std::int64_t>(1, static_cast<std::int64_t>(body.content_bytes / 4));
   g.cached_tokens = opt.cached_tokens;
   g.cache_write_tokens = opt.cache_write_tokens;
   g.reasoning_tokens = opt.reasoning_tokens;

@@ -52,6 +52,16 @@ RequestBody parse_request_body(std::string_view body) {
     return out;
   }
   out.ok = true;
+  std::string content;
+  for (auto field : obj) {
+    if (field.key == "stream_options") continue;
+    content.append(field.key);
+    content += ':';
+    content += simdjson::minify(field.value);
+    content += ',';
+  }
+  out.content_hash = fnv1a64(content);
+  out.content_bytes = content.size();
 
   std::string_view model;
   if (obj["model"].get_string().get(model) == simdjson::SUCCESS) {

@@ -25,6 +25,10 @@ struct RequestBody {
   bool has_input = false;                   // embeddings: a usable "input"
   std::vector<std::uint64_t> input_hashes;  // embeddings: one per input item
   std::optional<std::string> instructions;  // responses
+  // Hash and size of the request's content, `stream_options` excluded: a proxy may add
+  // include_usage upstream, and the answer (ids, prompt tokens) must not change with it.
+  std::uint64_t content_hash = 0;
+  std::size_t content_bytes = 0;
 };
 
 RequestBody parse_request_body(std::string_view body);

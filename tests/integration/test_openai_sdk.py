@@ -116,3 +116,18 @@ def test_openai_prefix_route(sluice, mock):
     r = c.chat.completions.create(model="gpt-4o", messages=MSG)
     assert r.choices[0].message.content
     assert mock.requests()[-1]["target"] == "/v1/chat/completions"
+
+
+def test_long_stream_past_beast_default_body_limit(sluice, mock):
+    """~13 MB of SSE: more than Beast's 8 MB default response body limit."""
+    body = b'{"model":"gpt-4o","messages":[{"role":"user","content":"long"}],"stream":true}'
+    h = {"content-type": "application/json", "authorization": "Bearer sk-x", "x-mock-output-tokens": "60000"}
+    n = 0
+    with httpx.stream("POST", f"{sluice.url}/v1/chat/completions", content=body, headers=h, timeout=60) as r:
+        assert r.status_code == 200
+        for chunk in r.iter_bytes():
+            n += len(chunk)
+    assert n > 9 * 1024 * 1024
+    ev = sluice.wait_calls(1)[-1]
+    assert ev["error"] is None and ev["usage"]["output_tokens"] == 60000
+    assert ev["bytes"]["response"] == n
