@@ -33,7 +33,7 @@ struct SseBlock;
 enum class ApiKind { kChatCompletions, kResponses, kEmbeddings, kMessages, kPassthrough };
 const char* to_string(ApiKind k);  // "chat.completions", "responses", ...
 
-// What Sluice read from the request body (all of it validated; see providers/request_reader.h).
+// What Sluice read from the request body (all of it validated; see proxy/providers/adapter.h).
 struct RequestSummary {
   std::string model;
   bool stream = false;

@@ -156,6 +156,8 @@ class Call {
   std::vector<std::unique_ptr<Filter>> filters_;
   std::shared_ptr<DisconnectWatch> watch_;
   std::optional<StreamAdapter> adapter_;
+  std::string_view presented_key_;  // the client's key (a view into the request headers)
+  ResolvedIdentity who_;
   std::string upstream_key_;  // provider key replacing a virtual key; empty: forward as is
   bool strip_usage_ = false;
   bool stream_counted_ = false;
@@ -187,6 +189,17 @@ asio::awaitable<bool> Call::run() {
   event_.request_bytes = static_cast<std::int64_t>(req_.body().size());
   if (auto tp = req_["traceparent"]; !tp.empty()) event_.traceparent = std::string(tp.substr(0, 128));
 
+  // Identity first, so that every event (a 404 included) names its caller. The key is read
+  // from x-api-key (Anthropic style), else from a bearer token (OpenAI style).
+  presented_key_ = req_["x-api-key"];
+  if (presented_key_.empty()) {
+    std::string_view auth = req_[http::field::authorization];
+    if (auth.size() > 7 && lower(auth.substr(0, 7)) == "bearer ") presented_key_ = auth.substr(7);
+  }
+  who_ = resolve_identity(cfg.identity, runtime_->keys(), presented_key_, "");
+  ctx_.identity = who_.identity;
+  event_.identity = who_.identity;
+
   bool anthropic_headers = ctx_.provider == Provider::kAnthropic;
   route_ = route_request(cfg, req_.method_string(), target, anthropic_headers);
   if (route_.route == nullptr) {
@@ -214,24 +227,25 @@ asio::awaitable<bool> Call::run() {
         true);
   }
 
-  // Identity: Anthropic-style x-api-key, else OpenAI-style bearer token.
-  std::string_view presented = req_["x-api-key"];
-  if (presented.empty()) {
-    std::string_view auth = req_[http::field::authorization];
-    if (auth.size() > 7 && lower(auth.substr(0, 7)) == "bearer ") presented = auth.substr(7);
-  }
-  ResolvedIdentity who = resolve_identity(cfg.identity, runtime_->keys(), presented, upstream_->name);
-  ctx_.identity = who.identity;
-  event_.identity = who.identity;
-  upstream_key_ = std::move(who.upstream_key);
-  if (who.refused) {
-    metrics_.client_error(ClientError::kAuthRefused);
-    co_return co_await reply_local(
-        make_local_reply(LocalError::kAuthMissing, ctx_.provider,
-                         who.identity.key_kind == "virtual"
-                             ? "this key has no provider key for upstream " + upstream_->name
-                             : "provider keys are not accepted here; use a Sluice key"),
-        true);
+  // The identity was resolved before routing; a virtual key also needs a provider key for
+  // the upstream this route reaches.
+  if (event_.identity.key_kind == "virtual" || who_.refused) {
+    const VirtualKey* vk = runtime_->keys().find(presented_key_);
+    const std::string* key = nullptr;
+    if (vk != nullptr) {
+      auto it = vk->upstream_keys.find(upstream_->name);
+      if (it != vk->upstream_keys.end()) key = &it->second;
+    }
+    if (key == nullptr) {
+      metrics_.client_error(ClientError::kAuthRefused);
+      co_return co_await reply_local(
+          make_local_reply(LocalError::kAuthMissing, ctx_.provider,
+                           vk != nullptr
+                               ? "this key has no provider key for upstream " + upstream_->name
+                               : "provider keys are not accepted here; use a Sluice key"),
+          true);
+    }
+    upstream_key_ = *key;
   }
 
   // The body: validated whole, so the provider can never read a different request than the

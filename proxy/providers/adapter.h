@@ -46,7 +46,7 @@ std::string inject_stream_usage(std::string_view body);
 // Whole (non-streamed) responses
 
 struct ResponseFacts {
-  TokenUsage usage;           // source kProvider when the body had usage
+  TokenUsage usage;  // source kProvider when the body had usage
   std::string served_model;
   std::string finish_reason;  // first choice's finish_reason / stop_reason / status detail
   bool is_error = false;      // body is the provider's error object
@@ -78,7 +78,8 @@ class StreamAdapter {
   // in-stream error event, after which nothing normal follows). Updates facts(). With
   // strip_usage, sets event.drop = true on the usage-only chunk (`choices` empty, `usage` not
   // null); filters should leave it dropped. Never fails: an event that is not valid JSON is
-  // counted in malformed_events() and passed through untouched.
+  // counted in malformed_events() and passed through untouched (on passthrough and
+  // embeddings routes, where no shape is expected, it is only passed through).
   void inspect(const SseBlock& block, ResponseEvent& event);
 
   // Appends what the client gets for this event: synthesized events for emit_before (also when
@@ -99,9 +100,10 @@ class StreamAdapter {
   // Appends the provider-shaped end of a stream stopped by a filter: kClean finishes with the
   // given finish reason (mapped to the provider's wording: "length" <-> "max_tokens") and the
   // normal terminator: OpenAI chat: a finish chunk per unfinished choice, then [DONE];
-  // Responses: response.completed (the event the openai SDK's stream helper requires) with
-  // status "incomplete" and incomplete_details.reason unless the reason means a normal stop,
-  // and no "output" (the SDK rebuilds it from the output_item.done events it got);
+  // Responses: response.output_item.done (status "incomplete", no content) for every item
+  // still open, then response.completed (the event the openai SDK's stream helper requires)
+  // with status "incomplete" and incomplete_details.reason unless the reason means a normal
+  // stop, and no "output" (the SDK rebuilds it from the output_item.done events);
   // Anthropic: content_block_stop for open blocks, message_delta, message_stop.
   // kError sends the provider's in-stream error event (the SDKs raise on it): OpenAI chat
   // `data: {"error":{...}}`; Responses `event: error` (with an "error" object, which is what
@@ -132,6 +134,13 @@ class StreamAdapter {
     bool finished = false;
     bool reasoning = false;
     std::vector<std::int32_t> tool_calls;
+  };
+  // Responses: output items by output_index (their identity, for closing them at a cut).
+  struct OutputItem {
+    std::string id;
+    std::string type;
+    std::string call_id;
+    bool open = false;  // output_item.added seen, output_item.done not yet
   };
   // Anthropic: content blocks by index.
   struct BlockState {
@@ -171,17 +180,19 @@ class StreamAdapter {
   // The plan for the last inspected event, carried out by render().
   const SseBlock* planned_ = nullptr;
   std::vector<DeltaSpan> spans_;
-  bool remove_usage_ = false;
+  bool remove_usage_ = false;  // strip_usage: erase [usage_erase_begin_, _end_) of data
+  std::size_t usage_erase_begin_ = 0;
+  std::size_t usage_erase_end_ = 0;
   std::string type_storage_;  // event.type when the JSON "type" had escapes
 
   // Stream identity, for synthesized events.
   std::string response_id_;
-  std::int64_t created_ = 0;      // chat "created" / Responses "created_at"
-  std::int64_t sequence_ = -1;    // last Responses sequence_number
-  bool saw_start_ = false;        // response.created / message_start seen
-  std::vector<ChoiceState> choices_;     // by OpenAI chat choice index (capped)
-  std::vector<std::string> item_ids_;    // Responses item id by output_index (capped)
-  std::vector<BlockState> blocks_;       // Anthropic blocks by index (capped)
+  std::int64_t created_ = 0;          // chat "created" / Responses "created_at"
+  std::int64_t sequence_ = -1;        // last Responses sequence_number
+  bool saw_start_ = false;            // response.created / message_start seen
+  std::vector<ChoiceState> choices_;  // by OpenAI chat choice index (capped)
+  std::vector<OutputItem> items_;     // Responses output items by output_index (capped)
+  std::vector<BlockState> blocks_;    // Anthropic blocks by index (capped)
 
   // Anthropic counts as sent (-1: not seen); facts_.usage is recomputed from them, so a
   // repeated or cumulative count never adds twice.

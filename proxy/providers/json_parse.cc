@@ -19,8 +19,8 @@ ThreadJson& thread_json() {
 
 }  // namespace
 
-simdjson::error_code parse_on_this_thread(std::string_view json,
-                                          simdjson::ondemand::document& doc, const char*& base) {
+simdjson::error_code parse_on_this_thread(std::string_view json, simdjson::ondemand::document& doc,
+                                          const char*& base) {
   ThreadJson& t = thread_json();
   const std::size_t need = json.size() + simdjson::SIMDJSON_PADDING;
   if (t.capacity < need) {
@@ -30,8 +30,8 @@ simdjson::error_code parse_on_this_thread(std::string_view json,
     t.capacity = cap;
   }
   if (!json.empty()) std::memcpy(t.buf.get(), json.data(), json.size());
-  // The padding after the text stays what it was; simdjson only requires it to be readable,
-  // but a stale quote there must not extend a string, so blank the first padding bytes.
+  // simdjson may read into the padding when it checks where a scalar ends; blank it so that
+  // bytes left from an earlier, longer input are never read as part of this one.
   std::memset(t.buf.get() + json.size(), ' ', simdjson::SIMDJSON_PADDING);
   base = t.buf.get();
   return t.parser.iterate(t.buf.get(), json.size(), t.capacity).get(doc);

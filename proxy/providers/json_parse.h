@@ -15,8 +15,8 @@ namespace sluice {
 
 // Starts an On-Demand parse of `json`. Sets `base` to the first byte of the padded copy, so
 // that base + k is json[k] (offsets of raw tokens are computed against it).
-simdjson::error_code parse_on_this_thread(std::string_view json,
-                                          simdjson::ondemand::document& doc, const char*& base);
+simdjson::error_code parse_on_this_thread(std::string_view json, simdjson::ondemand::document& doc,
+                                          const char*& base);
 
 // True when the parse of `doc` has consumed every token (nothing but whitespace follows).
 bool at_document_end(simdjson::ondemand::document& doc);

@@ -50,8 +50,7 @@ std::size_t skip_value(std::string_view s, std::size_t i) {
   }
   // A number or a literal ends at the first delimiter.
   std::size_t j = i;
-  while (j < s.size() && !is_ws(s[j]) && s[j] != ',' && s[j] != ']' && s[j] != '}' &&
-         s[j] != ':') {
+  while (j < s.size() && !is_ws(s[j]) && s[j] != ',' && s[j] != ']' && s[j] != '}' && s[j] != ':') {
     ++j;
   }
   return j == i ? npos : j;
@@ -129,6 +128,25 @@ std::pair<std::size_t, std::size_t> member_erase_range(const MemberLookup& m) {
   if (m.prev_value_end != npos) return {m.prev_value_end, m.member.value_end};
   if (m.next_key_begin != npos) return {m.member.key_begin, m.next_key_begin};
   return {m.member.key_begin, m.member.value_end};
+}
+
+std::pair<std::size_t, std::size_t> member_erase_range_at(std::string_view s, std::size_t key_begin,
+                                                          std::size_t value_end) {
+  constexpr std::pair<std::size_t, std::size_t> kNone{npos, npos};
+  if (key_begin >= s.size() || value_end > s.size() || key_begin >= value_end) return kNone;
+  std::size_t i = key_begin;
+  while (i > 0 && is_ws(s[i - 1])) --i;
+  if (i == 0) return kNone;
+  if (s[i - 1] == ',') {  // a member before: erase from the end of its value
+    --i;
+    while (i > 0 && is_ws(s[i - 1])) --i;
+    return {i, value_end};
+  }
+  if (s[i - 1] != '{') return kNone;
+  const std::size_t j = skip_ws(s, value_end);
+  if (j < s.size() && s[j] == ',') return {key_begin, skip_ws(s, j + 1)};  // first member
+  if (j < s.size() && s[j] == '}') return {key_begin, value_end};          // only member
+  return kNone;
 }
 
 }  // namespace sluice::json_spans

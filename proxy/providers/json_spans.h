@@ -32,13 +32,13 @@ struct Member {
 };
 
 struct MemberLookup {
-  bool ok = false;                     // the object was scanned up to its closing brace
-  bool found = false;                  // `member` holds the first member with the key
+  bool ok = false;     // the object was scanned up to its closing brace
+  bool found = false;  // `member` holds the first member with the key
   Member member;
-  std::size_t prev_value_end = npos;   // end of the value of the member before it
-  std::size_t next_key_begin = npos;   // key of the member after it
-  std::size_t last_value_end = npos;   // end of the object's last member (npos: empty)
-  std::size_t close = npos;            // index of the object's '}'
+  std::size_t prev_value_end = npos;  // end of the value of the member before it
+  std::size_t next_key_begin = npos;  // key of the member after it
+  std::size_t last_value_end = npos;  // end of the object's last member (npos: empty)
+  std::size_t close = npos;           // index of the object's '}'
 };
 
 // Looks for the member whose raw key bytes equal `raw_key` in the object whose '{' is s[obj].
@@ -47,5 +47,12 @@ MemberLookup find_member(std::string_view s, std::size_t obj, std::string_view r
 // The byte range [first, second) whose removal deletes the found member and one separating
 // comma, leaving valid JSON: from the end of the previous value, or up to the next key.
 std::pair<std::size_t, std::size_t> member_erase_range(const MemberLookup& m);
+
+// The same range for a member known from a parse of `s`: its key's opening quote and its
+// value's end. Looks only at the whitespace and comma around the member, so it costs O(1)
+// instead of a scan of the whole object. Returns {npos, npos} when the bytes around the member
+// are not what valid JSON has there.
+std::pair<std::size_t, std::size_t> member_erase_range_at(std::string_view s, std::size_t key_begin,
+                                                          std::size_t value_end);
 
 }  // namespace sluice::json_spans

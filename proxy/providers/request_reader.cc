@@ -58,12 +58,17 @@ class RequestWalker {
     if (v.type().get(t)) return fail(kInvalidJson);
     if (!type_ok(slot, t)) return fail(type_error(slot));
     switch (t) {
-      case od::json_type::object: return walk_object_value(v, slot, depth);
-      case od::json_type::array: return walk_array_value(v, slot, depth);
-      case od::json_type::string: return on_string(v, slot);
-      case od::json_type::number: return on_number(v, slot);
+      case od::json_type::object:
+        return walk_object_value(v, slot, depth);
+      case od::json_type::array:
+        return walk_array_value(v, slot, depth);
+      case od::json_type::string:
+        return on_string(v, slot);
+      case od::json_type::number:
+        return on_number(v, slot);
       case od::json_type::boolean:
-      case od::json_type::null: return on_literal(v, slot);
+      case od::json_type::null:
+        return on_literal(v, slot);
     }
     return fail(kInvalidJson);
   }
@@ -174,18 +179,26 @@ class RequestWalker {
     const std::string_view tok = trim_token(v.raw_json_token());
     if (!json_spans::is_json_number(tok)) return fail(kInvalidJson);
     switch (slot) {
-      case S::kMaxTokens: return read_count(v, max_tokens_, 0, "max_tokens");
+      case S::kMaxTokens:
+        return read_count(v, max_tokens_, 0, "max_tokens");
       case S::kMaxCompletionTokens:
         return read_count(v, max_completion_tokens_, 0, "max_completion_tokens");
-      case S::kMaxOutputTokens: return read_count(v, max_output_tokens_, 0, "max_output_tokens");
-      case S::kN: return read_count(v, s_.n, 1, "n");
+      case S::kMaxOutputTokens:
+        return read_count(v, max_output_tokens_, 0, "max_output_tokens");
+      case S::kN:
+        return read_count(v, s_.n, 1, "n");
       case S::kEmbItem:
         flat_token_ids_ = true;
         s_.prompt_text_bytes += kBytesPerTokenId;
         return true;
-      case S::kTokenIds: s_.prompt_text_bytes += kBytesPerTokenId; return true;
-      case S::kRawSize: s_.prompt_text_bytes += static_cast<std::int64_t>(tok.size()); return true;
-      default: return true;
+      case S::kTokenIds:
+        s_.prompt_text_bytes += kBytesPerTokenId;
+        return true;
+      case S::kRawSize:
+        s_.prompt_text_bytes += static_cast<std::int64_t>(tok.size());
+        return true;
+      default:
+        return true;
     }
   }
 
@@ -220,29 +233,43 @@ class RequestWalker {
   static bool type_ok(S slot, od::json_type t) {
     const bool null = t == od::json_type::null;
     switch (slot) {
-      case S::kModel: return t == od::json_type::string;
+      case S::kModel:
+        return t == od::json_type::string;
       case S::kStream:
-      case S::kIncludeUsage: return null || t == od::json_type::boolean;
+      case S::kIncludeUsage:
+        return null || t == od::json_type::boolean;
       case S::kMaxTokens:
       case S::kMaxCompletionTokens:
       case S::kMaxOutputTokens:
-      case S::kN: return null || t == od::json_type::number;
-      case S::kStreamOptions: return null || t == od::json_type::object;
-      default: return true;
+      case S::kN:
+        return null || t == od::json_type::number;
+      case S::kStreamOptions:
+        return null || t == od::json_type::object;
+      default:
+        return true;
     }
   }
 
   static std::string_view type_error(S slot) {
     switch (slot) {
-      case S::kModel: return "\"model\" must be a string";
-      case S::kStream: return "\"stream\" must be a boolean";
-      case S::kIncludeUsage: return "\"stream_options.include_usage\" must be a boolean";
-      case S::kMaxTokens: return "\"max_tokens\" must be an integer";
-      case S::kMaxCompletionTokens: return "\"max_completion_tokens\" must be an integer";
-      case S::kMaxOutputTokens: return "\"max_output_tokens\" must be an integer";
-      case S::kN: return "\"n\" must be an integer";
-      case S::kStreamOptions: return "\"stream_options\" must be an object";
-      default: return kInvalidJson;
+      case S::kModel:
+        return "\"model\" must be a string";
+      case S::kStream:
+        return "\"stream\" must be a boolean";
+      case S::kIncludeUsage:
+        return "\"stream_options.include_usage\" must be a boolean";
+      case S::kMaxTokens:
+        return "\"max_tokens\" must be an integer";
+      case S::kMaxCompletionTokens:
+        return "\"max_completion_tokens\" must be an integer";
+      case S::kMaxOutputTokens:
+        return "\"max_output_tokens\" must be an integer";
+      case S::kN:
+        return "\"n\" must be an integer";
+      case S::kStreamOptions:
+        return "\"stream_options\" must be an object";
+      default:
+        return kInvalidJson;
     }
   }
 
@@ -261,9 +288,14 @@ class RequestWalker {
         // max_completion_tokens supersedes the deprecated max_tokens when both are given.
         s_.max_output_tokens = max_completion_tokens_ >= 0 ? max_completion_tokens_ : max_tokens_;
         break;
-      case ApiKind::kResponses: s_.max_output_tokens = max_output_tokens_; break;
-      case ApiKind::kMessages: s_.max_output_tokens = max_tokens_; break;
-      case ApiKind::kEmbeddings: break;
+      case ApiKind::kResponses:
+        s_.max_output_tokens = max_output_tokens_;
+        break;
+      case ApiKind::kMessages:
+        s_.max_output_tokens = max_tokens_;
+        break;
+      case ApiKind::kEmbeddings:
+        break;
     }
   }
 
@@ -286,8 +318,8 @@ RequestReadResult read_request(ApiKind api, std::string_view body) {
   od::document doc;
   const char* base = nullptr;
   if (auto err = parse_on_this_thread(body, doc, base)) {
-    r.error = err == simdjson::UTF8_ERROR ? "request body is not valid UTF-8"
-                                          : std::string(kInvalidJson);
+    r.error =
+        err == simdjson::UTF8_ERROR ? "request body is not valid UTF-8" : std::string(kInvalidJson);
     return r;
   }
   RequestWalker walker(api, base, std::string_view(base, body.size()), r.summary);

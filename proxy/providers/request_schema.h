@@ -10,23 +10,35 @@
 namespace sluice {
 
 enum class RequestSlot : std::uint8_t {
-  kAny,          // validated, not read
+  kAny,  // validated, not read
   kRoot,
-  kModel,        // string
-  kStream,       // bool or null
+  kModel,   // string
+  kStream,  // bool or null
   kStreamOptions,
-  kIncludeUsage, // bool or null
-  kMaxTokens,    // integer or null (each cap has its own slot; the reader picks per API)
+  kIncludeUsage,  // bool or null
+  kMaxTokens,     // integer or null (each cap has its own slot; the reader picks per API)
   kMaxCompletionTokens,
   kMaxOutputTokens,
-  kN,            // integer >= 1 or null
-  kText,         // string: prompt text
-  kRawSize,      // any value whose JSON size counts as prompt text (tools, tool_use input)
-  kChatMessages, kChatMessage, kChatContent, kChatContentPart, kChatToolCalls, kChatToolCall,
+  kN,        // integer >= 1 or null
+  kText,     // string: prompt text
+  kRawSize,  // any value whose JSON size counts as prompt text (tools, tool_use input)
+  kChatMessages,
+  kChatMessage,
+  kChatContent,
+  kChatContentPart,
+  kChatToolCalls,
+  kChatToolCall,
   kChatFunction,
-  kRespInput, kRespItem, kRespContent, kRespContentPart,
-  kAnthSystem, kAnthMessages, kAnthMessage, kAnthContent, kAnthBlock,
-  kEmbInput,     // string, array of strings, array of token ids or array of such arrays
+  kRespInput,
+  kRespItem,
+  kRespContent,
+  kRespContentPart,
+  kAnthSystem,
+  kAnthMessages,
+  kAnthMessage,
+  kAnthContent,
+  kAnthBlock,
+  kEmbInput,  // string, array of strings, array of token ids or array of such arrays
   kEmbItem,
   kTokenIds,
 };

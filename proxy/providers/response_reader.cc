@@ -63,8 +63,8 @@ bool read_response(ApiKind api, Provider provider, std::string_view body, Respon
   od::object root;
   if (doc.get_object().get(root)) return false;
 
-  const bool anthropic_usage =
-      api == ApiKind::kMessages || (api == ApiKind::kPassthrough && provider == Provider::kAnthropic);
+  const bool anthropic_usage = api == ApiKind::kMessages ||
+                               (api == ApiKind::kPassthrough && provider == Provider::kAnthropic);
   ResponseFacts f;
   bool any = false;
   std::string status, incomplete_reason;

@@ -4,7 +4,6 @@
 
 #include "proxy/providers/adapter.h"
 #include "proxy/providers/json_escape.h"
-#include "proxy/providers/json_spans.h"
 #include "proxy/providers/stream_internal.h"
 
 namespace sluice {
@@ -31,19 +30,27 @@ void StreamAdapter::inspect(const SseBlock& block, ResponseEvent& event) {
     case ApiKind::kChatCompletions:
       inspect_chat(block, event, options_.decode_text, options_.strip_usage);
       break;
-    case ApiKind::kResponses: inspect_responses(block, event); break;
-    case ApiKind::kMessages: inspect_anthropic(block, event, options_.decode_text); break;
+    case ApiKind::kResponses:
+      inspect_responses(block, event);
+      break;
+    case ApiKind::kMessages:
+      inspect_anthropic(block, event, options_.decode_text);
+      break;
     case ApiKind::kEmbeddings:
-    case ApiKind::kPassthrough:
+    case ApiKind::kPassthrough: {
       // Routes no adapter models: read usage and model where the events look like a known
       // shape (OpenAI-compatible servers stream chat-like chunks on /v1/completions), count
-      // text, never decode deltas for filters.
+      // text, never decode deltas for filters. No shape is expected there, so data that does
+      // not parse is not counted as malformed.
+      const std::uint64_t malformed_before = malformed_;
       if (provider_ == Provider::kAnthropic) {
         inspect_anthropic(block, event, false);
       } else {
         inspect_chat(block, event, false, options_.strip_usage);
       }
+      malformed_ = malformed_before;
       break;
+    }
   }
 }
 
@@ -93,14 +100,7 @@ void StreamAdapter::render(const ResponseEvent& event, std::string& out) {
   std::vector<Edit> edits;
   edits.reserve(spans_.size() + 1);
   const auto add = [&](Edit e) { edits.push_back(e); };
-  if (remove_usage_) {
-    const json_spans::MemberLookup m =
-        json_spans::find_member(data, json_spans::skip_ws(data, 0), "usage");
-    if (m.ok && m.found) {
-      const auto [b, e] = json_spans::member_erase_range(m);
-      add({b, e, nullptr});
-    }
-  }
+  if (remove_usage_) add({usage_erase_begin_, usage_erase_end_, nullptr});
   if (any_modified) {
     // spans_[i] was made for event.deltas[i]; match by channel when a filter reordered.
     std::vector<bool> used(event.deltas.size(), false);
@@ -138,21 +138,33 @@ void StreamAdapter::render(const ResponseEvent& event, std::string& out) {
 void StreamAdapter::render_text(const TextDelta& delta, std::string& out) {
   if (delta.text.empty()) return;
   switch (api_) {
-    case ApiKind::kChatCompletions: render_text_chat(delta, out); break;
-    case ApiKind::kResponses: render_text_responses(delta, out); break;
-    case ApiKind::kMessages: render_text_anthropic(delta, out); break;
+    case ApiKind::kChatCompletions:
+      render_text_chat(delta, out);
+      break;
+    case ApiKind::kResponses:
+      render_text_responses(delta, out);
+      break;
+    case ApiKind::kMessages:
+      render_text_anthropic(delta, out);
+      break;
     case ApiKind::kEmbeddings:
-    case ApiKind::kPassthrough: break;
+    case ApiKind::kPassthrough:
+      break;
   }
 }
 
 void StreamAdapter::render_end(const StreamEnd& end, std::string& out) {
   switch (end.mode) {
-    case StreamEnd::Mode::kNone: return;
+    case StreamEnd::Mode::kNone:
+      return;
     case StreamEnd::Mode::kClean:
       switch (api_) {
-        case ApiKind::kResponses: render_clean_end_responses(end.finish_reason, out); return;
-        case ApiKind::kMessages: render_clean_end_anthropic(end.finish_reason, out); return;
+        case ApiKind::kResponses:
+          render_clean_end_responses(end.finish_reason, out);
+          return;
+        case ApiKind::kMessages:
+          render_clean_end_anthropic(end.finish_reason, out);
+          return;
         case ApiKind::kChatCompletions:
         case ApiKind::kEmbeddings:
         case ApiKind::kPassthrough:

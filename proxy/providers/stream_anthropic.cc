@@ -21,7 +21,7 @@ struct AnthropicEvent {
   StringToken type;
   std::int64_t index = -1;
   std::string_view delta_type;
-  StringToken text;          // text_delta.text / input_json_delta.partial_json / thinking
+  StringToken text;  // text_delta.text / input_json_delta.partial_json / thinking
   Channel::Kind text_kind = Channel::Kind::kText;
   std::string_view stop_reason;
   std::string_view block_type;  // content_block_start
@@ -155,8 +155,9 @@ void StreamAdapter::inspect_anthropic(const SseBlock& block, ResponseEvent& even
   if (!e.model.empty()) facts_.served_model.assign(e.model);
   if (!e.stop_reason.empty()) facts_.finish_reason.assign(e.stop_reason);
 
-  const std::int32_t index =
-      e.index < 0 ? 0 : e.index > INT32_MAX ? INT32_MAX : static_cast<std::int32_t>(e.index);
+  const std::int32_t index = e.index < 0           ? 0
+                             : e.index > INT32_MAX ? INT32_MAX
+                                                   : static_cast<std::int32_t>(e.index);
   BlockState* state = nullptr;
   if (e.index >= 0 && e.index < kMaxTrackedIndex) {
     if (blocks_.size() <= static_cast<std::size_t>(e.index)) blocks_.resize(e.index + 1);
@@ -194,7 +195,9 @@ void StreamAdapter::render_text_anthropic(const TextDelta& delta, std::string& o
   j += "{\"type\":\"content_block_delta\",\"index\":";
   append_json_int(j, delta.channel.block);
   switch (delta.channel.kind) {
-    case Channel::Kind::kText: j += ",\"delta\":{\"type\":\"text_delta\",\"text\":"; break;
+    case Channel::Kind::kText:
+      j += ",\"delta\":{\"type\":\"text_delta\",\"text\":";
+      break;
     case Channel::Kind::kToolArguments:
       j += ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":";
       break;
@@ -213,8 +216,8 @@ void StreamAdapter::render_clean_end_anthropic(std::string_view reason, std::str
     // The SDKs build the message from message_start; without it they fail on message_delta.
     j.clear();
     j += "{\"type\":\"message_start\",\"message\":{\"id\":";
-    append_json_string(j, response_id_.empty() ? std::string_view("msg_sluice")
-                                               : std::string_view(response_id_));
+    append_json_string(
+        j, response_id_.empty() ? std::string_view("msg_sluice") : std::string_view(response_id_));
     j += ",\"type\":\"message\",\"role\":\"assistant\",\"model\":";
     append_json_string(j, facts_.served_model);
     j += ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"

@@ -16,9 +16,9 @@ inline constexpr std::int32_t kMaxTrackedIndex = 256;
 
 // A string value, decoded, with the span of its JSON token in the parsed text.
 struct StringToken {
-  std::string_view text;   // decoded; valid until the next parse on this thread
-  std::size_t begin = 0;   // opening quote
-  std::size_t end = 0;     // just past the closing quote
+  std::string_view text;  // decoded; valid until the next parse on this thread
+  std::size_t begin = 0;  // opening quote
+  std::size_t end = 0;    // just past the closing quote
   bool present = false;
 };
 

@@ -11,6 +11,7 @@
 #include "proxy/providers/adapter.h"
 #include "proxy/providers/json_escape.h"
 #include "proxy/providers/json_parse.h"
+#include "proxy/providers/json_spans.h"
 #include "proxy/providers/stream_internal.h"
 #include "proxy/providers/usage_fields.h"
 
@@ -37,6 +38,8 @@ struct ChatChunk {
   std::vector<ChatFinish> finishes;
   std::vector<std::int32_t> choices;  // indexes of the choices in this chunk
   bool has_usage_member = false;
+  std::size_t usage_key_begin = 0;  // byte span of the top-level usage member
+  std::size_t usage_value_end = 0;
   bool usage_object = false;
   TokenUsage usage;
   bool error = false;
@@ -147,7 +150,7 @@ bool read_choice(od::value v, std::int32_t position, const char* base, ChatChunk
   return true;
 }
 
-bool read_chunk(od::document& doc, const char* base, ChatChunk& c) {
+bool read_chunk(od::document& doc, const char* base, std::string_view data, ChatChunk& c) {
   od::object root;
   if (doc.get_object().get(root)) return false;
   for (auto r : root) {
@@ -165,7 +168,12 @@ bool read_chunk(od::document& doc, const char* base, ChatChunk& c) {
         if (std::move(er).get(el) || !read_choice(el, position++, base, c)) return false;
       }
     } else if (key == "usage") {
+      // Where the member is, so strip_usage can cut it without scanning the chunk again.
       c.has_usage_member = true;
+      c.usage_key_begin = static_cast<std::size_t>(key.raw() - base) - 1;
+      const std::size_t value_begin = offset_in(base, v.raw_json_token());
+      c.usage_value_end =
+          value_is_null(v) ? value_begin + 4 : json_spans::skip_value(data, value_begin);
       od::object u;
       if (!value_is_null(v) && !v.get_object().get(u)) {
         ok = read_openai_usage(u, c.usage);
@@ -193,7 +201,7 @@ void StreamAdapter::inspect_chat(const SseBlock& block, ResponseEvent& event, bo
   c.clear();
   od::document doc;
   const char* base = nullptr;
-  if (parse_on_this_thread(block.data, doc, base) || !read_chunk(doc, base, c)) {
+  if (parse_on_this_thread(block.data, doc, base) || !read_chunk(doc, base, block.data, c)) {
     ++malformed_;
     return;
   }
@@ -249,7 +257,13 @@ void StreamAdapter::inspect_chat(const SseBlock& block, ResponseEvent& event, bo
     if (c.usage_object && c.choices.empty()) {
       event.drop = true;  // the chunk exists only because Sluice asked for usage
     } else {
-      remove_usage_ = true;
+      const auto [b, e] =
+          json_spans::member_erase_range_at(block.data, c.usage_key_begin, c.usage_value_end);
+      if (b != json_spans::npos) {
+        remove_usage_ = true;
+        usage_erase_begin_ = b;
+        usage_erase_end_ = e;
+      }
     }
   }
 }

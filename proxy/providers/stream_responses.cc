@@ -22,7 +22,9 @@ struct ResponsesEvent {
   std::int64_t output_index = 0;
   std::int64_t content_index = 0;
   std::int64_t summary_index = -1;
-  std::string_view item_id;
+  std::string_view item_id;  // "item_id", or the id of "item"
+  std::string_view item_type;
+  std::string_view call_id;
   // The "response" object of lifecycle events.
   bool has_response = false;
   std::string_view response_id;
@@ -80,13 +82,22 @@ bool read_response_object(od::value v, ResponsesEvent& e) {
   return true;
 }
 
-bool read_item_id(od::value v, std::string_view& out) {
+bool read_item(od::value v, ResponsesEvent& e) {
   od::object o;
   if (v.get_object().get(o)) return true;
   for (auto r : o) {
     od::field f;
     if (std::move(r).get(f)) return false;
-    if (f.key() == "id" && !read_string(f.value(), out)) return false;
+    const auto key = f.key();
+    bool ok = true;
+    if (key == "id") {
+      ok = read_string(f.value(), e.item_id);
+    } else if (key == "type") {
+      ok = read_string(f.value(), e.item_type);
+    } else if (key == "call_id") {
+      ok = read_string(f.value(), e.call_id);
+    }
+    if (!ok) return false;
   }
   return true;
 }
@@ -115,7 +126,7 @@ bool read_event(od::document& doc, const char* base, ResponsesEvent& e) {
     } else if (key == "item_id") {
       ok = read_string(v, e.item_id);
     } else if (key == "item") {
-      ok = read_item_id(v, e.item_id);
+      ok = read_item(v, e);
     } else if (key == "response") {
       ok = read_response_object(v, e);
     }
@@ -184,11 +195,20 @@ void StreamAdapter::inspect_responses(const SseBlock& block, ResponseEvent& even
   if (type == "response.created" || type == "response.in_progress" || type == "response.queued") {
     saw_start_ = true;
   }
-  if (!e.item_id.empty() && e.output_index >= 0 && e.output_index < kMaxTrackedIndex) {
-    if (item_ids_.size() <= static_cast<std::size_t>(e.output_index)) {
-      item_ids_.resize(e.output_index + 1);
+  if (e.output_index >= 0 && e.output_index < kMaxTrackedIndex &&
+      (!e.item_id.empty() || !e.item_type.empty())) {
+    if (items_.size() <= static_cast<std::size_t>(e.output_index)) {
+      items_.resize(e.output_index + 1);
     }
-    if (item_ids_[e.output_index] != e.item_id) item_ids_[e.output_index].assign(e.item_id);
+    OutputItem& item = items_[e.output_index];
+    if (type == "response.output_item.added") {
+      item.type.assign(e.item_type);
+      item.call_id.assign(e.call_id);
+      item.open = true;
+    } else if (type == "response.output_item.done") {
+      item.open = false;
+    }
+    if (!e.item_id.empty() && item.id != e.item_id) item.id.assign(e.item_id);
   }
 
   const bool completed = type == "response.completed";
@@ -230,9 +250,15 @@ void StreamAdapter::render_text_responses(const TextDelta& delta, std::string& o
   const Channel& ch = delta.channel;
   std::string_view type;
   switch (ch.kind) {
-    case Channel::Kind::kText: type = "response.output_text.delta"; break;
-    case Channel::Kind::kToolArguments: type = "response.function_call_arguments.delta"; break;
-    case Channel::Kind::kReasoning: type = "response.reasoning_summary_text.delta"; break;
+    case Channel::Kind::kText:
+      type = "response.output_text.delta";
+      break;
+    case Channel::Kind::kToolArguments:
+      type = "response.function_call_arguments.delta";
+      break;
+    case Channel::Kind::kReasoning:
+      type = "response.reasoning_summary_text.delta";
+      break;
   }
   std::string& j = scratch_;
   j.clear();
@@ -241,8 +267,8 @@ void StreamAdapter::render_text_responses(const TextDelta& delta, std::string& o
   j += "\",\"sequence_number\":";
   append_json_int(j, ++sequence_);
   j += ",\"item_id\":";
-  const bool known = ch.choice >= 0 && static_cast<std::size_t>(ch.choice) < item_ids_.size();
-  append_json_string(j, known ? std::string_view(item_ids_[ch.choice]) : std::string_view());
+  const bool known = ch.choice >= 0 && static_cast<std::size_t>(ch.choice) < items_.size();
+  append_json_string(j, known ? std::string_view(items_[ch.choice].id) : std::string_view());
   j += ",\"output_index\":";
   append_json_int(j, ch.choice);
   if (ch.kind == Channel::Kind::kText) {
@@ -262,8 +288,8 @@ void StreamAdapter::render_text_responses(const TextDelta& delta, std::string& o
 void StreamAdapter::append_responses_object(std::string_view status, std::string_view reason,
                                             std::string& j) const {
   j += "{\"id\":";
-  append_json_string(j, response_id_.empty() ? std::string_view("resp_sluice")
-                                             : std::string_view(response_id_));
+  append_json_string(
+      j, response_id_.empty() ? std::string_view("resp_sluice") : std::string_view(response_id_));
   j += ",\"object\":\"response\",\"created_at\":";
   append_json_int(j, created_);
   j += ",\"status\":";
@@ -295,6 +321,37 @@ void StreamAdapter::render_clean_end_responses(std::string_view reason, std::str
     append_responses_object("in_progress", {}, j);
     j += "}";
     append_sse(out, "response.created", {}, j);
+  }
+  // The openai SDK's stream helper refuses to complete a response whose output items were
+  // added but never done; close them, marked incomplete. Their content is left empty (Sluice
+  // keeps no copy of the text, which the client already got as deltas).
+  for (std::size_t i = 0; i < items_.size(); ++i) {
+    OutputItem& item = items_[i];
+    if (!item.open) continue;
+    item.open = false;
+    j.clear();
+    j += "{\"type\":\"response.output_item.done\",\"sequence_number\":";
+    append_json_int(j, ++sequence_);
+    j += ",\"output_index\":";
+    append_json_int(j, static_cast<long long>(i));
+    j += ",\"item\":{\"id\":";
+    append_json_string(j, item.id);
+    j += ",\"type\":";
+    append_json_string(j, item.type);
+    j += ",\"status\":\"incomplete\"";
+    if (!item.call_id.empty()) {
+      j += ",\"call_id\":";
+      append_json_string(j, item.call_id);
+    }
+    if (item.type == "message") {
+      j += ",\"role\":\"assistant\",\"content\":[]";
+    } else if (item.type == "function_call") {
+      j += ",\"arguments\":\"\"";
+    } else if (item.type == "reasoning") {
+      j += ",\"summary\":[]";
+    }
+    j += "}}";
+    append_sse(out, "response.output_item.done", {}, j);
   }
   j.clear();
   j += "{\"type\":\"response.completed\",\"sequence_number\":";

@@ -29,8 +29,9 @@ TEST(InjectStreamUsage, EmptyObject) {
 }
 
 TEST(InjectStreamUsage, InsertsIntoExistingStreamOptions) {
-  EXPECT_EQ(inject(R"({"stream_options":{"include_obfuscation":false},"stream":true})"),
-            R"({"stream_options":{"include_obfuscation":false,"include_usage":true},"stream":true})");
+  EXPECT_EQ(
+      inject(R"({"stream_options":{"include_obfuscation":false},"stream":true})"),
+      R"({"stream_options":{"include_obfuscation":false,"include_usage":true},"stream":true})");
   EXPECT_EQ(inject(R"({"stream_options":{},"stream":true})"),
             R"({"stream_options":{"include_usage":true},"stream":true})");
 }
@@ -48,8 +49,9 @@ TEST(InjectStreamUsage, ReplacesNullStreamOptions) {
 }
 
 TEST(InjectStreamUsage, IgnoresNestedLookalikes) {
-  EXPECT_EQ(inject(R"({"metadata":{"stream_options":{}},"stream":true})"),
-            R"({"metadata":{"stream_options":{}},"stream":true,"stream_options":{"include_usage":true}})");
+  EXPECT_EQ(
+      inject(R"({"metadata":{"stream_options":{}},"stream":true})"),
+      R"({"metadata":{"stream_options":{}},"stream":true,"stream_options":{"include_usage":true}})");
 }
 
 }  // namespace

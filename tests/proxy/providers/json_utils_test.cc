@@ -50,6 +50,23 @@ TEST(JsonSpans, EraseMemberAnyPosition) {
   EXPECT_EQ(erase("{ \"a\" : 1 ,\n \"usage\" : null }", "usage"), "{ \"a\" : 1 }");
 }
 
+std::string erase_at(std::string_view s, std::string_view member) {
+  const std::size_t k = s.find(member);
+  const auto [b, e] = js::member_erase_range_at(s, k, k + member.size());
+  if (b == js::npos) return "npos";
+  std::string out(s.substr(0, b));
+  out += s.substr(e);
+  return out;
+}
+
+TEST(JsonSpans, EraseMemberAtKnownSpan) {
+  EXPECT_EQ(erase_at(R"({"a":1,"usage":null})", R"("usage":null)"), R"({"a":1})");
+  EXPECT_EQ(erase_at(R"({"usage":null, "a":1})", R"("usage":null)"), R"({"a":1})");
+  EXPECT_EQ(erase_at(R"({ "usage":{"x":[1]} })", R"("usage":{"x":[1]})"), R"({  })");
+  EXPECT_EQ(erase_at("{\"a\":1 ,\n \"usage\" : null }", "\"usage\" : null"), "{\"a\":1 }");
+  EXPECT_EQ(erase_at(R"(["usage",1])", R"("usage")"), "npos");
+}
+
 TEST(JsonSpans, MissingMemberAndEmptyObject) {
   js::MemberLookup m = js::find_member(R"({"a":1,"b":"usage"})", 0, "usage");
   EXPECT_TRUE(m.ok);
@@ -67,8 +84,8 @@ TEST(JsonSpans, NumberGrammar) {
   for (std::string_view ok : {"0", "-0", "12", "1.5", "-1.5e10", "1E+2", "0.0e-0"}) {
     EXPECT_TRUE(js::is_json_number(ok)) << ok;
   }
-  for (std::string_view bad : {"", "-", "01", "1.", ".5", "1e", "+1", "1e+", "0x10", "1.5.2",
-                               "NaN", "Infinity", "1 "}) {
+  for (std::string_view bad :
+       {"", "-", "01", "1.", ".5", "1e", "+1", "1e+", "0x10", "1.5.2", "NaN", "Infinity", "1 "}) {
     EXPECT_FALSE(js::is_json_number(bad)) << bad;
   }
 }

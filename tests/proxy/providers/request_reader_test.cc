@@ -49,8 +49,8 @@ TEST(ReadRequest, ChatFields) {
 }
 
 TEST(ReadRequest, ChatDefaultsAndNulls) {
-  const RequestSummary s = read_ok(
-      kChat, R"({"model":"m","messages":[],"stream":null,"n":null,"max_tokens":null,
+  const RequestSummary s =
+      read_ok(kChat, R"({"model":"m","messages":[],"stream":null,"n":null,"max_tokens":null,
                  "stream_options":null})");
   EXPECT_FALSE(s.stream);
   EXPECT_FALSE(s.stream_usage_requested);
@@ -118,8 +118,8 @@ TEST(ReadRequest, AnthropicMessages) {
 }
 
 TEST(ReadRequest, AnthropicSystemString) {
-  const RequestSummary s =
-      read_ok(ApiKind::kMessages, R"({"system":"abcd","messages":[{"role":"user","content":"x"}]})");
+  const RequestSummary s = read_ok(
+      ApiKind::kMessages, R"({"system":"abcd","messages":[{"role":"user","content":"x"}]})");
   EXPECT_EQ(s.prompt_text_bytes, 5);
   EXPECT_EQ(s.prompt_parts, 1);
 }
@@ -140,9 +140,9 @@ TEST(ReadRequest, Embeddings) {
 }
 
 TEST(ReadRequest, PassthroughReadsModelStreamAndPrompt) {
-  const RequestSummary s = read_ok(
-      ApiKind::kPassthrough,
-      R"({"model":"gpt-3.5-turbo-instruct","prompt":"Say hi","stream":true,"max_tokens":7,
+  const RequestSummary s =
+      read_ok(ApiKind::kPassthrough,
+              R"({"model":"gpt-3.5-turbo-instruct","prompt":"Say hi","stream":true,"max_tokens":7,
           "stream_options":{"include_usage":true},"whatever":{"messages":"not read"}})");
   EXPECT_EQ(s.model, "gpt-3.5-turbo-instruct");
   EXPECT_TRUE(s.stream);
@@ -204,9 +204,7 @@ TEST(ReadRequestRefuses, DuplicateNested) {
   refused(kChat, R"({"stream_options":{"include_usage":false,"include_usage":true}})");
 }
 
-TEST(ReadRequestRefuses, DuplicateByDecodedKey) {
-  refused(kChat, R"({"a":1,"\u0061":2})");
-}
+TEST(ReadRequestRefuses, DuplicateByDecodedKey) { refused(kChat, R"({"a":1,"\u0061":2})"); }
 
 TEST(ReadRequestRefuses, DuplicateUnknownKeyWithoutEchoingIt) {
   const std::string err = refused(kChat, R"({"secret_key_name":1,"secret_key_name":2})");
@@ -252,12 +250,30 @@ TEST(ReadRequestRefuses, TooDeep) {
 }
 
 TEST(ReadRequestRefuses, MalformedJson) {
-  for (std::string_view body : {
-           R"({"a":1,})", R"({"a" 1})", R"({"a":1 "b":2})", R"({"a":[1 2]})", R"({"a":[1,]})",
-           R"({"a":tru})", R"({"a":truex})", R"({"a":nul})", R"({"a":01})", R"({"a":1.})",
-           R"({"a":-})", R"({"a":"\x"})", R"({"a":"\ud800"})", R"({"a":"abc)", R"({"a":})",
-           R"({a:1})", R"({'a':1})", "{\"a\":\"x\x01y\"}", "{\"a\":\"line\nbreak\"}",
-           R"({"a":NaN})", R"({"a":+1})", R"({"a":1}])", R"({"a":[}])", R"({"a":{]})"}) {
+  for (std::string_view body : {R"({"a":1,})",
+                                R"({"a" 1})",
+                                R"({"a":1 "b":2})",
+                                R"({"a":[1 2]})",
+                                R"({"a":[1,]})",
+                                R"({"a":tru})",
+                                R"({"a":truex})",
+                                R"({"a":nul})",
+                                R"({"a":01})",
+                                R"({"a":1.})",
+                                R"({"a":-})",
+                                R"({"a":"\x"})",
+                                R"({"a":"\ud800"})",
+                                R"({"a":"abc)",
+                                R"({"a":})",
+                                R"({a:1})",
+                                R"({'a':1})",
+                                "{\"a\":\"x\x01y\"}",
+                                "{\"a\":\"line\nbreak\"}",
+                                R"({"a":NaN})",
+                                R"({"a":+1})",
+                                R"({"a":1}])",
+                                R"({"a":[}])",
+                                R"({"a":{]})"}) {
     refused(kChat, body);
   }
 }

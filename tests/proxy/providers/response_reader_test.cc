@@ -44,10 +44,11 @@ TEST(ReadResponse, ResponsesCompletedAndIncomplete) {
   EXPECT_FALSE(f.is_error);
 
   ResponseFacts g;
-  ASSERT_TRUE(read_response(ApiKind::kResponses, Provider::kOpenAI,
-                            R"({"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},
+  ASSERT_TRUE(
+      read_response(ApiKind::kResponses, Provider::kOpenAI,
+                    R"({"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},
                                 "model":"o3","usage":{"input_tokens":1,"output_tokens":2}})",
-                            g));
+                    g));
   EXPECT_EQ(g.finish_reason, "max_output_tokens");
   EXPECT_EQ(g.usage.output_tokens, 2);
 

@@ -40,8 +40,7 @@ std::string block_stop(int index) {
 
 std::string message_delta(std::string_view stop, std::string_view usage) {
   return named_event("message_delta", R"({"type":"message_delta","delta":{"stop_reason":)" +
-                                          std::string(stop) +
-                                          R"(,"stop_sequence":null},"usage":)" +
+                                          std::string(stop) + R"(,"stop_sequence":null},"usage":)" +
                                           std::string(usage) + "}");
 }
 
@@ -133,10 +132,9 @@ TEST(AnthropicStream, RenderText) {
   a.render_text({Channel{Kind::kText, 0, 1}, "held", false}, out);
   a.render_text({Channel{Kind::kToolArguments, 0, 2}, "{\"a\"", false}, out);
   a.render_text({Channel{Kind::kReasoning, 0, 0}, "hm", false}, out);
-  EXPECT_EQ(out,
-            block_delta(1, R"({"type":"text_delta","text":"held"})") +
-                block_delta(2, R"({"type":"input_json_delta","partial_json":"{\"a\""})") +
-                block_delta(0, R"({"type":"thinking_delta","thinking":"hm"})"));
+  EXPECT_EQ(out, block_delta(1, R"({"type":"text_delta","text":"held"})") +
+                     block_delta(2, R"({"type":"input_json_delta","partial_json":"{\"a\""})") +
+                     block_delta(0, R"({"type":"thinking_delta","thinking":"hm"})"));
 }
 
 TEST(AnthropicStream, RenderEndCleanClosesOpenBlocks) {
@@ -150,7 +148,8 @@ TEST(AnthropicStream, RenderEndCleanClosesOpenBlocks) {
   end.mode = StreamEnd::Mode::kClean;
   end.finish_reason = "length";
   a.render_end(end, out);
-  EXPECT_EQ(out, block_stop(0) + message_delta(R"("max_tokens")", R"({"output_tokens":7})") + kStop);
+  EXPECT_EQ(out,
+            block_stop(0) + message_delta(R"("max_tokens")", R"({"output_tokens":7})") + kStop);
   SseText o(out);
   for (const auto& b : o.blocks()) EXPECT_TRUE(valid_json(b.data));
 }
@@ -189,7 +188,9 @@ TEST(AnthropicStream, RenderEndErrorAndUpstreamError) {
 TEST(AnthropicStream, ErrorEvent) {
   StreamAdapter a = anthropic();
   SseText s(message_start(R"({"input_tokens":1,"output_tokens":1})") +
-            named_event("error", R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"));
+            named_event(
+                "error",
+                R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"));
   auto r = run_stream(a, s);
   EXPECT_TRUE(a.facts().is_error);
   EXPECT_TRUE(r.events[1].terminal);
@@ -197,8 +198,9 @@ TEST(AnthropicStream, ErrorEvent) {
 
 TEST(AnthropicStream, MalformedCounted) {
   StreamAdapter a = anthropic(true);
-  SseText s(named_event("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{)") +
-            kStop);
+  SseText s(
+      named_event("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{)") +
+      kStop);
   auto r = run_stream(a, s);
   EXPECT_EQ(a.malformed_events(), 1u);
   EXPECT_EQ(r.out, s.text());

@@ -19,7 +19,8 @@ constexpr std::string_view kUsage =
     R"("completion_tokens_details":{"reasoning_tokens":3,"audio_tokens":0}})";
 
 // One chunk the way OpenAI (and the mock) writes it; with_usage adds `"usage":null` last.
-std::string chunk(std::string_view delta, std::string_view finish = "null", bool with_usage = false) {
+std::string chunk(std::string_view delta, std::string_view finish = "null",
+                  bool with_usage = false) {
   std::string c =
       R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
       R"("model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_1",)"
@@ -115,9 +116,10 @@ TEST(ChatStream, StripUsageWithDecodeTextToo) {
 
 TEST(ChatStream, StripUsageNullInAnyPosition) {
   StreamAdapter a = chat(true);
-  SseText s(data_event(R"({"usage":null,"id":"a","choices":[{"index":0,"delta":{"content":"x"}}]})") +
-            data_event(R"({"id":"a","usage":null,"choices":[]})") +
-            data_event(R"({"id":"a", "usage" : null })"));
+  SseText s(
+      data_event(R"({"usage":null,"id":"a","choices":[{"index":0,"delta":{"content":"x"}}]})") +
+      data_event(R"({"id":"a","usage":null,"choices":[]})") +
+      data_event(R"({"id":"a", "usage" : null })"));
   auto r = run_stream(a, s);
   EXPECT_EQ(r.out, data_event(R"({"id":"a","choices":[{"index":0,"delta":{"content":"x"}}]})") +
                        data_event(R"({"id":"a","choices":[]})") + data_event(R"({"id":"a" })"));
@@ -130,13 +132,15 @@ TEST(ChatStream, StripUsageRemovesUsageFromAChunkThatAlsoHasChoices) {
                        std::string(kUsage) + "}"));
   auto r = run_stream(a, s);
   EXPECT_FALSE(r.events[0].drop);
-  EXPECT_EQ(r.out, data_event(R"({"id":"a","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"));
+  EXPECT_EQ(r.out,
+            data_event(R"({"id":"a","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"));
   EXPECT_EQ(a.facts().usage.input_tokens, 19);
 }
 
 TEST(ChatStream, DecodesEscapedText) {
   StreamAdapter a = chat(false, true);
-  SseText s(chunk(R"({"content":"user\u0040exa"})") + chunk(R"({"content":"mple.com \"q\" \ud83d\ude00"})"));
+  SseText s(chunk(R"({"content":"user\u0040exa"})") +
+            chunk(R"({"content":"mple.com \"q\" \ud83d\ude00"})"));
   auto r = run_stream(a, s);
   ASSERT_EQ(r.events[0].deltas.size(), 1u);
   EXPECT_EQ(r.events[0].deltas[0].text, "user@exa");
@@ -150,9 +154,10 @@ TEST(ChatStream, ToolCallArgumentsAndReasoning) {
   StreamAdapter a = chat(false, true);
   SseText s(
       data_event(R"({"id":"a","choices":[{"delta":{"reasoning_content":"think"},"index":1}]})") +
-      data_event(R"({"id":"a","choices":[{"index":1,"delta":{"tool_calls":[)"
-                 R"({"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}},)"
-                 R"({"index":2,"function":{"arguments":"{\"q\":"}}]}}]})") +
+      data_event(
+          R"({"id":"a","choices":[{"index":1,"delta":{"tool_calls":[)"
+          R"({"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}},)"
+          R"({"index":2,"function":{"arguments":"{\"q\":"}}]}}]})") +
       data_event(R"({"id":"a","choices":[{"index":1,"delta":{},"finish_reason":"tool_calls"}]})"));
   auto r = run_stream(a, s);
   ASSERT_EQ(r.events[0].deltas.size(), 1u);
@@ -182,19 +187,23 @@ TEST(ChatStream, RenderSplicesModifiedDelta) {
       }
     }
   });
-  EXPECT_EQ(r.out, chunk(R"({"content":"mail me: [EMAIL] \"\n"})") + chunk(R"({"content":"untouched"})"));
+  EXPECT_EQ(r.out,
+            chunk(R"({"content":"mail me: [EMAIL] \"\n"})") + chunk(R"({"content":"untouched"})"));
 }
 
 TEST(ChatStream, RenderModifiedDeltaAndStripTogetherInMultiLineData) {
   StreamAdapter a = chat(true, true);
-  SseText s("id: 7\ndata: {\"id\":\"a\",\ndata:  \"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}],"
-            "\ndata: \"usage\":null}\n\n");
+  SseText s(
+      "id: 7\ndata: {\"id\":\"a\",\ndata:  "
+      "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}],"
+      "\ndata: \"usage\":null}\n\n");
   auto r = run_stream(a, s, [](ResponseEvent& ev) {
     ev.deltas[0].text = "y";
     ev.deltas[0].modified = true;
   });
   EXPECT_EQ(r.out,
-            "id: 7\ndata: {\"id\":\"a\",\ndata:  \"choices\":[{\"index\":0,\"delta\":{\"content\":\"y\"}}]}\n\n");
+            "id: 7\ndata: {\"id\":\"a\",\ndata:  "
+            "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"y\"}}]}\n\n");
 }
 
 TEST(ChatStream, EmitBeforeAndDrop) {
@@ -210,7 +219,8 @@ TEST(ChatStream, EmitBeforeAndDrop) {
   SseText out(r.out);
   ASSERT_EQ(out.blocks().size(), 2u);
   EXPECT_TRUE(valid_json(out.blocks()[0].data));
-  EXPECT_NE(out.blocks()[0].data.find(R"("choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}])"),
+  EXPECT_NE(out.blocks()[0].data.find(
+                R"("choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}])"),
             std::string_view::npos);
   EXPECT_EQ(out.blocks()[1].raw, chunk(R"({"content":"!"})"));
 }
@@ -227,13 +237,16 @@ TEST(ChatStream, RenderTextCopiesStreamIdentity) {
   SseText o(out);
   ASSERT_EQ(o.blocks().size(), 3u);
   for (const auto& b : o.blocks()) EXPECT_TRUE(valid_json(b.data)) << b.data;
-  EXPECT_EQ(o.blocks()[0].data,
-            R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
-            R"("model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":"held \"back\""},)"
-            R"("finish_reason":null}]})");
-  EXPECT_NE(o.blocks()[1].data.find(R"("delta":{"tool_calls":[{"index":3,"function":{"arguments":"{}"}}]})"),
+  EXPECT_EQ(
+      o.blocks()[0].data,
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
+      R"("model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":"held \"back\""},)"
+      R"("finish_reason":null}]})");
+  EXPECT_NE(o.blocks()[1].data.find(
+                R"("delta":{"tool_calls":[{"index":3,"function":{"arguments":"{}"}}]})"),
             std::string_view::npos);
-  EXPECT_NE(o.blocks()[2].data.find(R"("delta":{"reasoning_content":"hm"})"), std::string_view::npos);
+  EXPECT_NE(o.blocks()[2].data.find(R"("delta":{"reasoning_content":"hm"})"),
+            std::string_view::npos);
 }
 
 TEST(ChatStream, RenderEndClean) {
@@ -248,8 +261,9 @@ TEST(ChatStream, RenderEndClean) {
   SseText o(out);
   ASSERT_EQ(o.blocks().size(), 2u);
   EXPECT_TRUE(valid_json(o.blocks()[0].data));
-  EXPECT_NE(o.blocks()[0].data.find(R"("choices":[{"index":0,"delta":{},"finish_reason":"length"}])"),
-            std::string_view::npos);
+  EXPECT_NE(
+      o.blocks()[0].data.find(R"("choices":[{"index":0,"delta":{},"finish_reason":"length"}])"),
+      std::string_view::npos);
   EXPECT_EQ(o.blocks()[1].raw, "data: [DONE]\n\n");
 }
 
@@ -262,12 +276,14 @@ TEST(ChatStream, RenderEndErrorAndUpstreamError) {
   end.error.code = "pii_blocked";
   end.error.message = "output blocked";
   a.render_end(end, out);
-  EXPECT_EQ(out, "data: {\"error\":{\"message\":\"sluice: output blocked\","
-                 "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"pii_blocked\"}}\n\n");
+  EXPECT_EQ(out,
+            "data: {\"error\":{\"message\":\"sluice: output blocked\","
+            "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"pii_blocked\"}}\n\n");
   out.clear();
   a.render_upstream_error("upstream reset", out);
-  EXPECT_EQ(out, "data: {\"error\":{\"message\":\"sluice: upstream reset\","
-                 "\"type\":\"upstream_error\",\"param\":null,\"code\":null}}\n\n");
+  EXPECT_EQ(out,
+            "data: {\"error\":{\"message\":\"sluice: upstream reset\","
+            "\"type\":\"upstream_error\",\"param\":null,\"code\":null}}\n\n");
 }
 
 TEST(ChatStream, ErrorChunkMarksError) {
@@ -290,8 +306,8 @@ TEST(ChatStream, MalformedEventCountedAndPassedThrough) {
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(r.events[i].deltas.empty());
   EXPECT_EQ(r.out, data_event(R"({"choices":[{"delta":{"content":"a"}}],"usage":null)") +
                        data_event(R"({"choices":[]} trailing)") + data_event("not json") +
-                       data_event(R"({"choices":[{"delta":{"content":"\x"}}]})") + ": keep-alive\n\n" +
-                       chunk(R"({"content":"ok"})"));
+                       data_event(R"({"choices":[{"delta":{"content":"\x"}}]})") +
+                       ": keep-alive\n\n" + chunk(R"({"content":"ok"})"));
   EXPECT_EQ(a.streamed_text_bytes(), 2);
 }
 
@@ -310,10 +326,11 @@ TEST(ChatStream, OversizeBlocksAreLeftAlone) {
 
 TEST(PassthroughStream, ReadsOpenAIShapedUsageButDecodesNothing) {
   StreamAdapter a(ApiKind::kPassthrough, Provider::kOpenAICompatible, {false, true});
-  SseText s(data_event(R"({"id":"c","object":"text_completion","model":"llama-3",)"
-                       R"("choices":[{"text":"Hi","index":0,"finish_reason":null}]})") +
-            data_event(R"({"id":"c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1}})") +
-            "data: [DONE]\n\n");
+  SseText s(
+      data_event(R"({"id":"c","object":"text_completion","model":"llama-3",)"
+                 R"("choices":[{"text":"Hi","index":0,"finish_reason":null}]})") +
+      data_event(R"({"id":"c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1}})") +
+      "data: [DONE]\n\n");
   auto r = run_stream(a, s);
   EXPECT_EQ(r.out, s.text());
   EXPECT_TRUE(r.events[0].deltas.empty());
@@ -322,6 +339,15 @@ TEST(PassthroughStream, ReadsOpenAIShapedUsageButDecodesNothing) {
   EXPECT_EQ(a.facts().served_model, "llama-3");
   EXPECT_EQ(a.streamed_text_bytes(), 2);
   EXPECT_TRUE(a.saw_terminal());
+}
+
+TEST(PassthroughStream, DataThatIsNotJsonIsNotMalformedThere) {
+  StreamAdapter a(ApiKind::kPassthrough, Provider::kOpenAICompatible, {false, false});
+  SseText s("event: progress\ndata: 42%\n\n" + data_event("plain text"));
+  auto r = run_stream(a, s);
+  EXPECT_EQ(r.out, s.text());
+  EXPECT_EQ(a.malformed_events(), 0u);
+  EXPECT_EQ(r.types[0], "progress");
 }
 
 }  // namespace

@@ -21,10 +21,11 @@ std::string created() {
 }
 
 std::string item_added() {
-  return named_event("response.output_item.added",
-                     R"({"type":"response.output_item.added","sequence_number":1,"output_index":0,)"
-                     R"("item":{"id":"msg_1","type":"message","status":"in_progress","role":"assistant",)"
-                     R"("content":[]}})");
+  return named_event(
+      "response.output_item.added",
+      R"({"type":"response.output_item.added","sequence_number":1,"output_index":0,)"
+      R"("item":{"id":"msg_1","type":"message","status":"in_progress","role":"assistant",)"
+      R"("content":[]}})");
 }
 
 std::string text_delta(int seq, std::string_view delta_json) {
@@ -36,13 +37,14 @@ std::string text_delta(int seq, std::string_view delta_json) {
 }
 
 std::string completed(std::string_view type, std::string_view status, std::string_view details) {
-  return named_event(type, R"({"type":")" + std::string(type) +
-                               R"(","sequence_number":9,"response":{"id":"resp_1","object":"response",)"
-                               R"("status":")" + std::string(status) +
-                               R"(","incomplete_details":)" + std::string(details) +
-                               R"(,"model":"gpt-4.1-2025-04-14","output":[],"usage":{"input_tokens":36,)"
-                               R"("input_tokens_details":{"cached_tokens":12},"output_tokens":87,)"
-                               R"("output_tokens_details":{"reasoning_tokens":40},"total_tokens":123}}})");
+  return named_event(
+      type, R"({"type":")" + std::string(type) +
+                R"(","sequence_number":9,"response":{"id":"resp_1","object":"response",)"
+                R"("status":")" +
+                std::string(status) + R"(","incomplete_details":)" + std::string(details) +
+                R"(,"model":"gpt-4.1-2025-04-14","output":[],"usage":{"input_tokens":36,)"
+                R"("input_tokens_details":{"cached_tokens":12},"output_tokens":87,)"
+                R"("output_tokens_details":{"reasoning_tokens":40},"total_tokens":123}}})");
 }
 
 StreamAdapter responses(bool decode = false) {
@@ -98,14 +100,18 @@ TEST(ResponsesStream, DeltasAndClosingPerChannel) {
   StreamAdapter a = responses(true);
   SseText s(
       created() + item_added() + text_delta(2, R"("a\u0040b")") +
-      named_event("response.output_text.done",
-                  R"({"type":"response.output_text.done","output_index":0,"content_index":0,"text":"a@b"})") +
-      named_event("response.function_call_arguments.delta",
-                  R"({"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":1,"delta":"{\"q\""})") +
-      named_event("response.reasoning_summary_text.delta",
-                  R"({"type":"response.reasoning_summary_text.delta","output_index":2,"summary_index":1,"delta":"why"})") +
-      named_event("response.function_call_arguments.done",
-                  R"({"type":"response.function_call_arguments.done","output_index":1,"arguments":"{}"})"));
+      named_event(
+          "response.output_text.done",
+          R"({"type":"response.output_text.done","output_index":0,"content_index":0,"text":"a@b"})") +
+      named_event(
+          "response.function_call_arguments.delta",
+          R"({"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":1,"delta":"{\"q\""})") +
+      named_event(
+          "response.reasoning_summary_text.delta",
+          R"({"type":"response.reasoning_summary_text.delta","output_index":2,"summary_index":1,"delta":"why"})") +
+      named_event(
+          "response.function_call_arguments.done",
+          R"({"type":"response.function_call_arguments.done","output_index":1,"arguments":"{}"})"));
   auto r = run_stream(a, s);
   ASSERT_EQ(r.events[2].deltas.size(), 1u);
   EXPECT_EQ(r.events[2].deltas[0].text, "a@b");
@@ -121,8 +127,9 @@ TEST(ResponsesStream, DeltasAndClosingPerChannel) {
 
 TEST(ResponsesStream, TypeFromJsonWhenNoEventLine) {
   StreamAdapter a = responses(true);
-  SseText s("data: {\"type\":\"response.output_text.delta\",\"output_index\":0,\"content_index\":0,"
-            "\"delta\":\"x\"}\n\n");
+  SseText s(
+      "data: {\"type\":\"response.output_text.delta\",\"output_index\":0,\"content_index\":0,"
+      "\"delta\":\"x\"}\n\n");
   auto r = run_stream(a, s);
   EXPECT_EQ(r.types[0], "response.output_text.delta");
   ASSERT_EQ(r.events[0].deltas.size(), 1u);
@@ -158,9 +165,13 @@ TEST(ResponsesStream, RenderTextUsesNextSequenceNumberAndItemId) {
   EXPECT_NE(o.blocks()[2].data.find(R"("summary_index":1)"), std::string_view::npos);
 }
 
-TEST(ResponsesStream, RenderEndCleanIsCompletedWithIncompleteStatus) {
+TEST(ResponsesStream, RenderEndCleanClosesOpenItemsThenCompletes) {
   StreamAdapter a = responses(true);
-  SseText s(created() + item_added() + text_delta(2, R"("x")"));
+  SseText s(created() + item_added() + text_delta(2, R"("x")") +
+            named_event("response.output_item.added",
+                        R"({"type":"response.output_item.added","sequence_number":3,)"
+                        R"("output_index":1,"item":{"id":"fc_1","type":"function_call",)"
+                        R"("call_id":"call_9","name":"f","arguments":""}})"));
   run_stream(a, s);
   std::string out;
   StreamEnd end;
@@ -168,14 +179,40 @@ TEST(ResponsesStream, RenderEndCleanIsCompletedWithIncompleteStatus) {
   end.finish_reason = "length";
   a.render_end(end, out);
   SseText o(out);
-  ASSERT_EQ(o.blocks().size(), 1u);
-  EXPECT_EQ(o.blocks()[0].event, "response.completed");
-  EXPECT_TRUE(valid_json(o.blocks()[0].data));
+  ASSERT_EQ(o.blocks().size(), 3u);
+  for (const auto& b : o.blocks()) EXPECT_TRUE(valid_json(b.data)) << b.data;
+  EXPECT_EQ(o.blocks()[0].event, "response.output_item.done");
   EXPECT_EQ(o.blocks()[0].data,
-            R"({"type":"response.completed","sequence_number":3,"response":{"id":"resp_1",)"
+            R"({"type":"response.output_item.done","sequence_number":4,"output_index":0,)"
+            R"("item":{"id":"msg_1","type":"message","status":"incomplete","role":"assistant",)"
+            R"("content":[]}})");
+  EXPECT_EQ(o.blocks()[1].data,
+            R"({"type":"response.output_item.done","sequence_number":5,"output_index":1,)"
+            R"("item":{"id":"fc_1","type":"function_call","status":"incomplete",)"
+            R"("call_id":"call_9","arguments":""}})");
+  EXPECT_EQ(o.blocks()[2].event, "response.completed");
+  EXPECT_EQ(o.blocks()[2].data,
+            R"({"type":"response.completed","sequence_number":6,"response":{"id":"resp_1",)"
             R"("object":"response","created_at":1741290958,"status":"incomplete",)"
             R"("model":"gpt-4.1-2025-04-14","error":null,)"
             R"("incomplete_details":{"reason":"max_output_tokens"},"usage":null}})");
+}
+
+TEST(ResponsesStream, RenderEndCleanLeavesDoneItemsAlone) {
+  StreamAdapter a = responses();
+  SseText s(created() + item_added() +
+            named_event("response.output_item.done",
+                        R"({"type":"response.output_item.done","sequence_number":2,)"
+                        R"("output_index":0,"item":{"id":"msg_1","type":"message"}})"));
+  run_stream(a, s);
+  std::string out;
+  StreamEnd end;
+  end.mode = StreamEnd::Mode::kClean;
+  a.render_end(end, out);
+  SseText o(out);
+  ASSERT_EQ(o.blocks().size(), 1u);
+  EXPECT_EQ(o.blocks()[0].event, "response.completed");
+  EXPECT_NE(o.blocks()[0].data.find(R"("status":"completed")"), std::string_view::npos);
 }
 
 TEST(ResponsesStream, RenderEndCleanWithoutCreatedSendsCreatedFirst) {
@@ -204,10 +241,11 @@ TEST(ResponsesStream, RenderEndErrorCarriesAnErrorObject) {
   ASSERT_EQ(o.blocks().size(), 1u);
   EXPECT_EQ(o.blocks()[0].event, "error");
   EXPECT_TRUE(valid_json(o.blocks()[0].data));
-  EXPECT_EQ(o.blocks()[0].data,
-            R"({"type":"error","sequence_number":0,"code":null,"message":"sluice: budget exhausted",)"
-            R"("param":null,"error":{"message":"sluice: budget exhausted","type":"budget_exceeded",)"
-            R"("param":null,"code":null}})");
+  EXPECT_EQ(
+      o.blocks()[0].data,
+      R"({"type":"error","sequence_number":0,"code":null,"message":"sluice: budget exhausted",)"
+      R"("param":null,"error":{"message":"sluice: budget exhausted","type":"budget_exceeded",)"
+      R"("param":null,"code":null}})");
 }
 
 }  // namespace
