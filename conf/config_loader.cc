@@ -145,7 +145,11 @@ void read_upstream(const std::string& name, const ConfigNode& n, UpstreamConfig&
   n["url"].read(url);
   std::string why;
   if (!n["url"].defined()) n.error("missing key \"url\"");
-  else if (!url.empty() && !parse_url(url, u, why)) n["url"].error(why + ", got \"" + url + "\"");
+  else if (!url.empty() && !parse_url(url, u, why)) {
+    // Never echo a URL that carries credentials: errors end up in logs.
+    bool secret = url.find('@') != std::string::npos;
+    n["url"].error(secret ? why : why + ", got \"" + url + "\"");
+  }
   if (n["connect_to"].defined()) {
     Endpoint ep;
     read_endpoint(n["connect_to"], ep);
@@ -182,6 +186,7 @@ void read_identity(const ConfigNode& n, IdentityConfig& id, const Config& cfg) {
   for (const auto& item : n["provider_keys"].items()) {
     item.check_keys(kProviderKeyKeys);
     std::string fp;
+    if (!item.require("fingerprint")) continue;
     item["fingerprint"].read(fp);
     if (fp.size() != 16 || fp.find_first_not_of("0123456789abcdef") != std::string::npos)
       item["fingerprint"].error("expected 16 lowercase hex digits (see `sluice fingerprint KEY`)");
@@ -193,6 +198,7 @@ void read_identity(const ConfigNode& n, IdentityConfig& id, const Config& cfg) {
   for (const auto& item : n["virtual_keys"].items()) {
     item.check_keys(kVirtualKeyKeys);
     VirtualKey vk;
+    if (!item.require("key")) continue;
     item["key"].read(vk.key);
     if (vk.key.size() < 16) item["key"].error("must be at least 16 characters");
     if (!seen.insert(vk.key).second) item["key"].error("the same key is listed twice");
@@ -213,11 +219,16 @@ void read_routes(const ConfigNode& n, Config& cfg) {
   for (const auto& item : n.items()) {
     item.check_keys(kRouteKeys);
     RouteConfig r;
-    item["prefix"].read(r.prefix);
-    if (r.prefix.empty() || r.prefix.front() != '/') item["prefix"].error("must start with /");
+    if (item.require("prefix")) {
+      item["prefix"].read(r.prefix);
+      if (r.prefix.empty() || r.prefix.front() != '/') item["prefix"].error("must start with /");
+    }
     item["strip_prefix"].read(r.strip_prefix);
+    bool has_upstream = item.require("upstream");
     item["upstream"].read(r.upstream);
-    if (r.upstream == "auto") {
+    if (!has_upstream) {
+      // reported above
+    } else if (r.upstream == "auto") {
       r.by_header = true;
       r.upstream.clear();
     } else if (cfg.find_upstream(r.upstream) == nullptr) {

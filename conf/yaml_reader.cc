@@ -100,9 +100,23 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
   }
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     auto key = it->first.as<std::string>();
-    out.emplace_back(key, ConfigNode(it->second, path_.empty() ? key : path_ + "." + key, errors_));
+    std::string p = path_.empty() ? key : path_ + "." + key;
+    bool dup = false;
+    for (const auto& e : out) dup = dup || e.first == key;
+    if (dup) {
+      errors_->add(it->first.Mark(), p, "duplicate key");
+      continue;
+    }
+    out.emplace_back(key, ConfigNode(it->second, std::move(p), errors_));
   }
   return out;
+}
+
+bool ConfigNode::require(std::string_view key) const {
+  if ((*this)[key].defined()) return true;
+  std::string p = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  errors_->add(node_.IsDefined() ? node_.Mark() : YAML::Mark::null_mark(), p, "missing key");
+  return false;
 }
 
 void ConfigNode::check_keys(std::span<const std::string_view> known) const {
@@ -111,14 +125,17 @@ void ConfigNode::check_keys(std::span<const std::string_view> known) const {
     error("expected a mapping");
     return;
   }
+  std::vector<std::string> seen;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     auto key = it->first.as<std::string>();
+    std::string p = path_.empty() ? key : path_ + "." + key;
     bool ok = false;
     for (auto k : known) ok = ok || k == key;
-    if (!ok) {
-      std::string p = path_.empty() ? key : path_ + "." + key;
-      errors_->add(it->first.Mark(), p, "unknown key");
-    }
+    if (!ok) errors_->add(it->first.Mark(), p, "unknown key");
+    // YAML requires unique keys; yaml-cpp keeps both and a lookup sees only the first.
+    for (const auto& s : seen)
+      if (s == key) errors_->add(it->first.Mark(), p, "duplicate key");
+    seen.push_back(std::move(key));
   }
 }
 
@@ -234,6 +251,10 @@ void ConfigNode::read_duration(std::chrono::milliseconds& out, std::chrono::mill
   }
   if (mult == 0) {
     error("expected a duration such as 250ms, 30s, 10m or 1h, got \"" + *v + "\"");
+    return;
+  }
+  if (n > static_cast<std::uint64_t>(INT64_MAX) / static_cast<std::uint64_t>(mult)) {
+    error("duration too large: \"" + *v + "\"");
     return;
   }
   std::chrono::milliseconds d(static_cast<std::int64_t>(n) * mult);

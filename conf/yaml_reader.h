@@ -48,10 +48,15 @@ class ConfigNode {
   // Child by key / by index (an undefined node when missing).
   ConfigNode operator[](std::string_view key) const;
   std::vector<ConfigNode> items() const;  // sequence elements; error if not a sequence
-  // Map entries in file order as (key, value); error if not a map.
+  // Map entries in file order as (key, value); error if not a map; a key given twice is
+  // reported and its second entry skipped.
   std::vector<std::pair<std::string, ConfigNode>> entries() const;
 
-  // Reports every key of this map that is not in `known`. Error if not a map.
+  // Records "missing key" (at this mapping's line) when `key` is absent; returns presence.
+  bool require(std::string_view key) const;
+
+  // Reports every key of this map that is not in `known`, and every key given twice.
+  // Error if not a map.
   void check_keys(std::span<const std::string_view> known) const;
   void check_keys(std::initializer_list<std::string_view> known) const {
     check_keys(std::span<const std::string_view>(known.begin(), known.size()));

@@ -202,6 +202,13 @@ asio::awaitable<bool> Call::run() {
 
   bool anthropic_headers = ctx_.provider == Provider::kAnthropic;
   route_ = route_request(cfg, req_.method_string(), target, anthropic_headers);
+  if (route_.invalid_path) {
+    metrics_.client_error(ClientError::kBadRequest);
+    co_return co_await reply_local(
+        make_local_reply(LocalError::kBadRequest, ctx_.provider,
+                         "the request target must be an absolute path without . or .. segments"),
+        true);
+  }
   if (route_.route == nullptr) {
     metrics_.client_error(ClientError::kRouteNotFound);
     co_return co_await reply_local(make_local_reply(LocalError::kRouteNotFound, ctx_.provider,

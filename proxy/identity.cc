@@ -24,6 +24,8 @@ ResolvedIdentity resolve_identity(const IdentityConfig& config, const KeyIndex& 
   if (presented.empty()) {
     apply(config.default_identity);
     r.identity.key_kind = "none";
+    // Only virtual keys are accepted: a call with no key at all is not one.
+    r.refused = !config.allow_provider_keys;
     return r;
   }
   r.identity.key_fingerprint = key_fingerprint(presented);

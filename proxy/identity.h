@@ -6,6 +6,7 @@
 // the provider key configured for that upstream. Any other key is the client's own provider
 // key: forwarded unchanged when identity.allow_provider_keys is true (identity from
 // identity.provider_keys by fingerprint, else the default identity), refused (401) otherwise.
+// Without allow_provider_keys a call that presents no key at all is refused too.
 #pragma once
 
 #include <string>

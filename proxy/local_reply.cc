@@ -1,25 +1,13 @@
 #include "proxy/local_reply.h"
 
+#include "sinks/json_writer.h"
+
 namespace sluice {
 
 namespace {
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-}
+// Messages may quote client input (a header value): the sinks' writer escapes control
+// characters and replaces invalid UTF-8, so the body is always valid JSON.
+void append_json_string(std::string& out, std::string_view s) { JsonWriter::append_quoted(out, s); }
 }  // namespace
 
 LocalReply make_local_reply(LocalError kind, Provider provider, std::string message) {

@@ -46,8 +46,15 @@ void ProxyMetrics::record_call(int worker, const CallRecord& c) {
   SeriesKey key{c.provider, c.model, c.status};
   auto it = s.requests.find(key);
   if (it == s.requests.end()) {
-    if (series_.fetch_add(1, std::memory_order_relaxed) >= kMaxSeries) std::get<1>(key) = "other";
-    it = s.requests.emplace(std::move(key), 0).first;
+    {
+      std::lock_guard series_lock(series_mu_);
+      if (!series_.count(key)) {
+        if (series_.size() >= kMaxSeries) std::get<1>(key) = "other";
+        series_.insert(key);
+      }
+    }
+    it = s.requests.find(key);
+    if (it == s.requests.end()) it = s.requests.emplace(std::move(key), 0).first;
   }
   ++it->second;
   if (!c.error_class.empty()) ++s.errors[c.error_class];

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -85,7 +86,10 @@ class ProxyMetrics {
     LatencyHistogram total, overhead, ttfb;
   };
   std::vector<std::unique_ptr<Shard>> shards_;
-  std::atomic<std::size_t> series_{0};
+  // Distinct label sets across all shards, for the cap; consulted only the first time a shard
+  // sees a set, so the common path never takes this lock.
+  std::mutex series_mu_;
+  std::set<SeriesKey> series_;
   std::array<std::atomic<std::uint64_t>, static_cast<int>(ClientError::kCount)> client_errors_{};
 };
 

@@ -20,15 +20,37 @@ ApiKind api_for(Provider provider, std::string_view method, std::string_view pat
   return ApiKind::kPassthrough;
 }
 
+bool has_dot_segment(std::string_view path) {
+  std::size_t i = 0;
+  while (i < path.size()) {
+    std::size_t j = path.find('/', i);
+    std::string_view seg = path.substr(i, j == std::string_view::npos ? path.npos : j - i);
+    if (seg == "." || seg == ".." || seg == "%2e" || seg == "%2E" || seg == "%2e%2e" ||
+        seg == "%2E%2E" || seg == ".%2e" || seg == "%2e.")
+      return true;
+    if (j == std::string_view::npos) break;
+    i = j + 1;
+  }
+  return false;
+}
+
 RouteMatch route_request(const Config& config, std::string_view method, std::string_view target,
                          bool anthropic_headers) {
   RouteMatch m;
   std::string_view path = target.substr(0, target.find('?'));
+  // Origin-form only, and no "." or ".." segments: a path must not climb out of an upstream's
+  // base path while Sluice attaches its provider key.
+  if (path.empty() || path.front() != '/' || has_dot_segment(path)) {
+    m.invalid_path = true;
+    return m;
+  }
   std::string_view query = target.size() > path.size() ? target.substr(path.size()) : "";
   const RouteConfig* best = nullptr;
   for (const auto& r : config.routes) {
     std::string_view prefix = r.prefix;
-    bool hit = path.substr(0, prefix.size()) == prefix;
+    // A prefix matches whole segments only: "/api" matches "/api" and "/api/x", not "/apix".
+    bool hit = path.substr(0, prefix.size()) == prefix &&
+               (prefix.back() == '/' || path.size() == prefix.size() || path[prefix.size()] == '/');
     // "/openai" also matches the bare prefix without its trailing slash.
     if (!hit && prefix.size() > 1 && prefix.back() == '/')
       hit = path == prefix.substr(0, prefix.size() - 1);
@@ -50,6 +72,7 @@ RouteMatch route_request(const Config& config, std::string_view method, std::str
     rest = path.substr(std::min(prefix.size(), path.size()));
   }
   m.path = rest.empty() ? "/" : std::string(rest);
+  if (m.path.front() != '/') m.path.insert(m.path.begin(), '/');
   m.upstream_target = m.upstream->base_path + m.path;
   m.upstream_target.append(query);
   m.api = api_for(m.upstream->provider, method, m.path);

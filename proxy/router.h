@@ -22,7 +22,11 @@ struct RouteMatch {
   ApiKind api = ApiKind::kPassthrough;
   std::string upstream_target;  // base path + remaining path + query, sent upstream
   std::string path;             // remaining path without query, for events and matching
+  bool invalid_path = false;    // not origin-form, or "."/".." segments: answer 400
 };
+
+// True when a path has a "." or ".." segment (also percent-encoded).
+bool has_dot_segment(std::string_view path);
 
 RouteMatch route_request(const Config& config, std::string_view method, std::string_view target,
                          bool anthropic_headers);

@@ -36,12 +36,16 @@ class ScopedEnv {
  public:
   ScopedEnv(std::string name, std::optional<std::string> value) : name_(std::move(name)) {
     if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    if (value) ::setenv(name_.c_str(), value->c_str(), 1);
-    else ::unsetenv(name_.c_str());
+    if (value)
+      ::setenv(name_.c_str(), value->c_str(), 1);
+    else
+      ::unsetenv(name_.c_str());
   }
   ~ScopedEnv() {
-    if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
-    else ::unsetenv(name_.c_str());
+    if (old_)
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    else
+      ::unsetenv(name_.c_str());
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
@@ -90,9 +94,10 @@ ConfigLoad load_with_base(const std::string& yaml) { return load(yaml + kBase); 
     if (e.find(message) == std::string::npos) continue;
     return ::testing::AssertionSuccess();
   }
-  return ::testing::AssertionFailure() << "no error \"" << where << "<col>: " << key << ": ..."
-                                       << message << "...\" among " << r.errors.size()
-                                       << " error(s):\n" << join(r.errors);
+  return ::testing::AssertionFailure()
+         << "no error \"" << where << "<col>: " << key << ": ..." << message << "...\" among "
+         << r.errors.size() << " error(s):\n"
+         << join(r.errors);
 }
 
 // The load failed with exactly one error, and it is this one.
@@ -193,7 +198,8 @@ TEST(EmbeddedDefault, HasTheDocumentedDefaults) {
 
   EXPECT_EQ(c.filters, std::vector<std::string>{"model_access"});
   ASSERT_EQ(c.filter_configs.count("model_access"), 1u);
-  auto ma = std::dynamic_pointer_cast<const model_access::Config>(c.filter_configs.at("model_access"));
+  auto ma =
+      std::dynamic_pointer_cast<const model_access::Config>(c.filter_configs.at("model_access"));
   ASSERT_NE(ma, nullptr);
   EXPECT_TRUE(ma->rules.empty());
 
@@ -287,8 +293,8 @@ TEST(Interpolation, UnsetVariableWithoutDefaultIsAnErrorNamingIt) {
   workers: 2
   admin_token: ${SLUICE_T_MISSING}     # line 3
 )");
-  EXPECT_TRUE(OnlyError(r, 3, "listener.admin_token",
-                        "environment variable SLUICE_T_MISSING is not set"));
+  EXPECT_TRUE(
+      OnlyError(r, 3, "listener.admin_token", "environment variable SLUICE_T_MISSING is not set"));
   // Column of the value.
   EXPECT_EQ(r.errors.at(0).rfind("test.yaml:3:16: ", 0), 0u) << r.errors.at(0);
 }
@@ -471,8 +477,8 @@ TEST(BadConfig, DurationOutOfRange) {
   ConfigLoad r = load_with_base(R"(listener:
   header_timeout: 2h     # line 2, maximum is 10m
 )");
-  EXPECT_TRUE(OnlyError(r, 2, "listener.header_timeout",
-                        "must be between 100ms and 600000ms, got \"2h\""));
+  EXPECT_TRUE(
+      OnlyError(r, 2, "listener.header_timeout", "must be between 100ms and 600000ms, got \"2h\""));
 }
 
 TEST(BadConfig, DurationUnitsAreParsed) {
@@ -490,8 +496,8 @@ TEST(BadConfig, DurationUnitsAreParsed) {
 }
 
 TEST(BadConfig, BadListenAddress) {
-  for (const char* v : {"8080", ":8080", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:80a",
-                        "[::1]8080", "[::1"}) {
+  for (const char* v :
+       {"8080", ":8080", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:80a", "[::1]8080", "[::1"}) {
     ConfigLoad r = load_with_base(std::string("listener:\n  address: \"") + v + "\"\n");
     EXPECT_TRUE(OnlyError(r, 2, "listener.address", "expected host:port")) << v;
   }
@@ -735,7 +741,8 @@ TEST(BadConfig, VirtualKeyWithEmptyProviderKey) {
       upstream_keys:
         openai: ""                  # line 5
 )");
-  EXPECT_TRUE(OnlyError(r, 5, "identity.virtual_keys[0].upstream_keys.openai", "empty provider key"));
+  EXPECT_TRUE(
+      OnlyError(r, 5, "identity.virtual_keys[0].upstream_keys.openai", "empty provider key"));
 }
 
 TEST(BadConfig, BadProviderKeyFingerprint) {
@@ -937,6 +944,32 @@ TEST(ConfigLoaderBug, DurationOverflowIsAnError) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// BUG (reported, not fixed): a key given twice in one mapping is not reported. YAML requires
+// unique keys, and yaml-cpp keeps both entries: ConfigNode::operator[] then reads the first
+// one and check_keys() accepts both, so the second value is silently ignored (here
+// max_body_bytes stays 1 MiB), and a duplicated upstream name gives two upstreams of the same
+// name of which only the first is ever used. yaml_reader.h promises that "a typo never
+// silently falls back"; expected: an error naming the key at the second occurrence.
+TEST(ConfigLoaderBug, DuplicateKeyIsAnError) {
+  ConfigLoad key = load_with_base(R"(listener:
+  max_body_bytes: 1MiB
+  max_body_bytes: 2MiB            # line 3
+)");
+  EXPECT_TRUE(key.config == nullptr)
+      << "loaded; listener.max_body_bytes = " << key.config->listener.max_body_bytes;
+  EXPECT_TRUE(HasError(key, 3, "listener.max_body_bytes", ""));
+
+  ConfigLoad upstream = load(R"(upstreams:
+  openai: {provider: openai, url: "https://api.openai.com"}
+  anthropic: {provider: anthropic, url: "https://api.anthropic.com"}
+  openai: {provider: openai, url: "https://other.example"}      # line 4
+)");
+  EXPECT_TRUE(upstream.config == nullptr) << "loaded with " << upstream.config->upstreams.size()
+                                          << " upstreams; find_upstream(\"openai\") -> "
+                                          << upstream.config->find_upstream("openai")->host;
+  EXPECT_TRUE(HasError(upstream, 4, "upstreams.openai", ""));
+}
+
 // ---------------------------------------------------------------------------------------------
 // A full configuration with every key.
 
@@ -1058,15 +1091,16 @@ TEST_F(FullConfig, LoadsAndEveryValueLands) {
   EXPECT_EQ(vk.identity.tenant, "acme");
   EXPECT_EQ(vk.identity.team, "search");
   EXPECT_EQ(vk.identity.app, "indexer");
-  EXPECT_EQ(vk.upstream_keys, (std::map<std::string, std::string>{
-                                  {"openai", "sk-openai-real"}, {"anthropic", "sk-ant-real"}}));
+  EXPECT_EQ(vk.upstream_keys, (std::map<std::string, std::string>{{"openai", "sk-openai-real"},
+                                                                  {"anthropic", "sk-ant-real"}}));
   // printf %s sk-sluice-acme-0123456789 | sha256sum | cut -c1-16
   EXPECT_EQ(vk.fingerprint, "e7d591ac9a750aa0");
 
   // filters
   EXPECT_EQ(c.filters, std::vector<std::string>{"model_access"});
   ASSERT_EQ(c.filter_configs.size(), 1u);
-  auto ma = std::dynamic_pointer_cast<const model_access::Config>(c.filter_configs.at("model_access"));
+  auto ma =
+      std::dynamic_pointer_cast<const model_access::Config>(c.filter_configs.at("model_access"));
   ASSERT_NE(ma, nullptr);
   ASSERT_EQ(ma->rules.size(), 2u);
   EXPECT_EQ(ma->rules[0].tenant, "acme");
@@ -1113,8 +1147,9 @@ TEST_F(FullConfig, WithoutItsRequiredVariableTheErrorNamesFileLineAndVariable) {
 // map keys under `upstreams` and `upstream_keys` become "*", list items "[]".
 void collect_keys(const YAML::Node& node, const std::string& path, std::set<std::string>& out) {
   if (node.IsMap()) {
-    const bool wildcard = path == "upstreams" ||
-                          (path.size() >= 13 && path.compare(path.size() - 13, 13, "upstream_keys") == 0);
+    const bool wildcard =
+        path == "upstreams" ||
+        (path.size() >= 13 && path.compare(path.size() - 13, 13, "upstream_keys") == 0);
     for (auto it = node.begin(); it != node.end(); ++it) {
       std::string key = wildcard ? "*" : it->first.as<std::string>();
       collect_keys(it->second, path.empty() ? key : path + "." + key, out);
@@ -1140,15 +1175,26 @@ TEST(KnownConfigKeys, ContainsTheDocumentedExamples) {
   std::vector<std::string> keys = known_config_keys();
   std::set<std::string> set(keys.begin(), keys.end());
   EXPECT_EQ(set.size(), keys.size()) << "duplicates in known_config_keys()";
-  for (const char* k :
-       {"listener.max_body_bytes", "listener.address", "listener.admin_token", "upstreams.*.url",
-        "upstreams.*.provider", "upstreams.*.inject_stream_usage", "routes[].prefix",
-        "routes[].strip_prefix", "routes[].upstream", "passthrough",
-        "identity.allow_provider_keys", "identity.default.tenant",
-        "identity.provider_keys[].fingerprint", "identity.virtual_keys[].key",
-        "identity.virtual_keys[].upstream_keys.*", "filters.chain",
-        "filters.model_access.rules[].allow", "filters.model_access.rules[].deny",
-        "sinks.jsonl.events_path", "log.level"}) {
+  for (const char* k : {"listener.max_body_bytes",
+                        "listener.address",
+                        "listener.admin_token",
+                        "upstreams.*.url",
+                        "upstreams.*.provider",
+                        "upstreams.*.inject_stream_usage",
+                        "routes[].prefix",
+                        "routes[].strip_prefix",
+                        "routes[].upstream",
+                        "passthrough",
+                        "identity.allow_provider_keys",
+                        "identity.default.tenant",
+                        "identity.provider_keys[].fingerprint",
+                        "identity.virtual_keys[].key",
+                        "identity.virtual_keys[].upstream_keys.*",
+                        "filters.chain",
+                        "filters.model_access.rules[].allow",
+                        "filters.model_access.rules[].deny",
+                        "sinks.jsonl.events_path",
+                        "log.level"}) {
     EXPECT_TRUE(set.count(k)) << k;
   }
   // Sections are not keys of their own; only leaves are listed.
@@ -1241,7 +1287,8 @@ TEST(ConfigNode, ReadersLeaveValuesUnchangedWhenAbsent) {
 
 TEST(ConfigNode, BoolSpellings) {
   ConfigErrors errors("n.yaml");
-  ConfigNode root(YAML::Load("t1: true\nt2: yes\nt3: on\nf1: false\nf2: no\nf3: off\n"), "", &errors);
+  ConfigNode root(YAML::Load("t1: true\nt2: yes\nt3: on\nf1: false\nf2: no\nf3: off\n"), "",
+                  &errors);
   for (const char* k : {"t1", "t2", "t3"}) {
     bool b = false;
     root[k].read(b);

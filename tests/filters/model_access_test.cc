@@ -95,7 +95,8 @@ TEST(GlobMatch, NoBacktrackingBlowup) {
 
 std::shared_ptr<const model_access::Config> parse_rules(const std::string& yaml) {
   ConfigErrors errors("test.yaml");
-  auto cfg = model_access::parse_config(ConfigNode(YAML::Load(yaml), "filters.model_access", &errors));
+  auto cfg =
+      model_access::parse_config(ConfigNode(YAML::Load(yaml), "filters.model_access", &errors));
   EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors.all()[0]);
   return std::static_pointer_cast<const model_access::Config>(cfg);
 }
@@ -227,8 +228,8 @@ TEST_F(ModelAccess, EmptyModelOnModelledApiWithAllowListIsDenied) {
   auto cfg = parse_rules(R"(rules:
   - {tenant: acme, allow: ["gpt-4o*"]}
 )");
-  for (ApiKind api : {ApiKind::kChatCompletions, ApiKind::kResponses, ApiKind::kEmbeddings,
-                      ApiKind::kMessages}) {
+  for (ApiKind api :
+       {ApiKind::kChatCompletions, ApiKind::kResponses, ApiKind::kEmbeddings, ApiKind::kMessages}) {
     auto before = Counters::now();
     StreamContext ctx = make_ctx(make_identity("acme"), "", Provider::kOpenAI, api);
     EXPECT_EQ(run(cfg, ctx), FilterStatus::kRespond) << to_string(api);
@@ -388,8 +389,8 @@ TEST_F(ModelAccess, CreatedThroughTheRegistry) {
 
 TEST(ModelAccessParse, FullRule) {
   ConfigErrors errors("test.yaml");
-  auto cfg = std::static_pointer_cast<const model_access::Config>(model_access::parse_config(
-      ConfigNode(YAML::Load(R"(rules:
+  auto cfg = std::static_pointer_cast<const model_access::Config>(
+      model_access::parse_config(ConfigNode(YAML::Load(R"(rules:
   - tenant: acme
     team: search
     app: bot
@@ -397,7 +398,7 @@ TEST(ModelAccessParse, FullRule) {
     deny: ["*-preview"]
   - tenant: globex
 )"),
-                 "filters.model_access", &errors)));
+                                            "filters.model_access", &errors)));
   ASSERT_TRUE(errors.empty()) << errors.all()[0];
   ASSERT_EQ(cfg->rules.size(), 2u);
   EXPECT_EQ(cfg->rules[0].tenant, "acme");
@@ -434,8 +435,8 @@ TEST(ModelAccessParse, UnknownKeyInRule) {
 
 TEST(ModelAccessParse, UnknownKeyInSection) {
   ConfigErrors errors("test.yaml");
-  model_access::parse_config(ConfigNode(YAML::Load("rules: []\ndefault: deny\n"),
-                                        "filters.model_access", &errors));
+  model_access::parse_config(
+      ConfigNode(YAML::Load("rules: []\ndefault: deny\n"), "filters.model_access", &errors));
   ASSERT_EQ(errors.all().size(), 1u);
   EXPECT_EQ(errors.all()[0], "test.yaml:2:1: filters.model_access.default: unknown key");
 }
@@ -454,13 +455,13 @@ TEST(ModelAccessParse, AllowMustBeAList) {
   model_access::parse_config(ConfigNode(YAML::Load("rules:\n  - tenant: acme\n    allow: gpt-4o\n"),
                                         "filters.model_access", &errors));
   ASSERT_EQ(errors.all().size(), 1u);
-  EXPECT_EQ(errors.all()[0], "test.yaml:3:12: filters.model_access.rules[0].allow: expected a list");
+  EXPECT_EQ(errors.all()[0],
+            "test.yaml:3:12: filters.model_access.rules[0].allow: expected a list");
 }
 
 TEST(ModelAccessParse, SectionMustBeAMapping) {
   ConfigErrors errors("test.yaml");
-  model_access::parse_config(
-      ConfigNode(YAML::Load("[a, b]"), "filters.model_access", &errors));
+  model_access::parse_config(ConfigNode(YAML::Load("[a, b]"), "filters.model_access", &errors));
   ASSERT_FALSE(errors.empty());
   EXPECT_NE(errors.all()[0].find("filters.model_access: expected a mapping"), std::string::npos)
       << errors.all()[0];

@@ -120,7 +120,8 @@ TEST(TokenEstimator, OverEstimatesEnglishAndCjk) {
   ByteTokenEstimator e;
   const std::string english = "The quick brown fox jumps over the lazy dog.";  // ~10 tokens
   EXPECT_GE(e.estimate_text(static_cast<std::int64_t>(english.size())), 10);
-  const std::string cjk = "\xe4\xbd\xa0\xe5\xa5\xbd\xe4\xb8\x96\xe7\x95\x8c";  // 4 chars, <= 6 tokens
+  const std::string cjk =
+      "\xe4\xbd\xa0\xe5\xa5\xbd\xe4\xb8\x96\xe7\x95\x8c";  // 4 chars, <= 6 tokens
   EXPECT_GE(e.estimate_text(static_cast<std::int64_t>(cjk.size())), 6);
 }
 
