@@ -10,9 +10,11 @@ mkdir -p "$cache"
 
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libsimdjson-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev ca-certificates openssl)
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev ca-certificates openssl
+  librdkafka-dev libvectorscan-dev libhiredis-dev)
 test_pkgs=(python3-venv python3-pip curl clang-14 libclang-rt-14-dev
-  nginx-light wrk nghttp2-client valgrind)
+  nginx-light wrk nghttp2-client valgrind
+  kcat redis-server openjdk-17-jre-headless maven)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
