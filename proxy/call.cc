@@ -57,24 +57,21 @@ struct DisconnectWatch {
 
 void start_watch(ClientConnection& conn, const std::shared_ptr<DisconnectWatch>& watch) {
   auto& socket = conn.stream().socket();
-  asio::co_spawn(
-      socket.get_executor(),
-      [&socket, watch]() -> asio::awaitable<void> {
-        auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, kTuple);
-        if (!watch->active) co_return;  // the call ended; the socket may be gone
-        bool gone = static_cast<bool>(ec);
-        if (!gone) {
-          char c;
-          ssize_t n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-          // n > 0: the client pipelined its next request; it is still there.
-          gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-        }
-        if (gone) {
-          watch->gone = true;
-          if (watch->upstream != nullptr) watch->upstream->abort();
-        }
-      },
-      asio::detached);
+  // A plain completion handler, not a coroutine: this runs once per call.
+  socket.async_wait(asio::ip::tcp::socket::wait_read, [&socket, watch](const error_code& ec) {
+    if (!watch->active) return;  // the call ended; the socket may be gone
+    bool gone = static_cast<bool>(ec);
+    if (!gone) {
+      char c;
+      ssize_t n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      // n > 0: the client pipelined its next request; it is still there.
+      gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+    if (gone) {
+      watch->gone = true;
+      if (watch->upstream != nullptr) watch->upstream->abort();
+    }
+  });
 }
 
 void stop_watch(ClientConnection& conn, DisconnectWatch& watch) {
@@ -133,7 +130,10 @@ class Call {
                                    bool chunked);
   asio::awaitable<bool> relay_buffered(UpstreamConn& up, ResponseParser& parser,
                                        bool& upstream_ok);
-  asio::awaitable<bool> write_chunk(std::string_view data);
+  asio::awaitable<bool> write_chunk(std::string_view data) { return write_out(data, true, false); }
+  // Writes, in one system call: the pending response head (if any), `data` (chunk-framed
+  // when `chunked`), and the final chunk when `last` and `chunked`.
+  asio::awaitable<bool> write_out(std::string_view data, bool chunked, bool last);
   void finish();
   void fail(const std::string& cls, const char* source) {
     if (event_.error_class.empty()) {
@@ -164,6 +164,7 @@ class Call {
   std::int64_t upstream_wait_us_ = 0;
   std::int64_t ttfb_us_ = -1;
   std::int64_t response_bytes_ = 0;
+  std::string pending_head_;  // response head not yet written: sent with the first body bytes
   char buf_[32 * 1024];
 };
 
@@ -194,7 +195,7 @@ asio::awaitable<bool> Call::run() {
   presented_key_ = req_["x-api-key"];
   if (presented_key_.empty()) {
     std::string_view auth = req_[http::field::authorization];
-    if (auth.size() > 7 && lower(auth.substr(0, 7)) == "bearer ") presented_key_ = auth.substr(7);
+    if (auth.size() > 7 && istarts_with(auth, "bearer ")) presented_key_ = auth.substr(7);
   }
   who_ = resolve_identity(cfg.identity, runtime_->keys(), presented_key_, "");
   ctx_.identity = who_.identity;
@@ -225,7 +226,7 @@ asio::awaitable<bool> Call::run() {
   event_.endpoint = to_string(route_.api);
   event_.path = route_.path;
 
-  if (auto ce = req_[http::field::content_encoding]; !ce.empty() && lower(ce) != "identity") {
+  if (auto ce = req_[http::field::content_encoding]; !ce.empty() && !iequals(ce, "identity")) {
     metrics_.client_error(ClientError::kUnsupportedMedia);
     co_return co_await reply_local(
         make_local_reply(LocalError::kUnsupportedMedia, ctx_.provider,
@@ -259,7 +260,7 @@ asio::awaitable<bool> Call::run() {
   // one Sluice checked.
   std::string_view ctype = req_[http::field::content_type];
   bool json_body = !req_.body().empty() &&
-                   (ctype.empty() || lower(ctype).find("json") != std::string::npos);
+                   (ctype.empty() || icontains(ctype, "json"));
   if (route_.api != ApiKind::kPassthrough || json_body) {
     RequestReadResult rr = read_request(route_.api, req_.body());
     if (!rr.ok) {
@@ -393,7 +394,7 @@ asio::awaitable<bool> Call::exchange() {
     if (f->on_response_headers(ctx_) == FilterStatus::kEndStream) break;
   }
   std::string_view ctype = res[http::field::content_type];
-  bool sse = lower(ctype.substr(0, 17)) == "text/event-stream";
+  bool sse = istarts_with(ctype, "text/event-stream");
   bool buffer_whole = false;
   if (!sse && ctx_.response_status / 100 == 2) {
     for (auto& f : filters_) buffer_whole = buffer_whole || f->wants_response_body();
@@ -430,12 +431,28 @@ asio::awaitable<bool> Call::upstream_failed(LocalReply reply) {
   co_return co_await conn_.send_local_reply(reply, ctx_.provider, ctx_.request_id, true);
 }
 
-asio::awaitable<bool> Call::write_chunk(std::string_view data) {
-  if (data.empty()) co_return true;
+asio::awaitable<bool> Call::write_out(std::string_view data, bool chunked, bool last) {
+  std::array<asio::const_buffer, 5> bufs;
+  std::size_t k = 0;
+  const bool with_head = !pending_head_.empty();
+  if (with_head) bufs[k++] = asio::buffer(pending_head_);
   ChunkFrame frame;
-  auto bufs = frame.buffers(data);
-  response_bytes_ += static_cast<std::int64_t>(data.size());
-  co_return co_await conn_.write(bufs);
+  if (!data.empty()) {
+    if (chunked) {
+      for (const auto& b : frame.buffers(data)) bufs[k++] = b;
+    } else {
+      bufs[k++] = asio::buffer(data.data(), data.size());
+    }
+    response_bytes_ += static_cast<std::int64_t>(data.size());
+  }
+  if (last && chunked) bufs[k++] = asio::buffer("0\r\n\r\n", 5);
+  if (k == 0) co_return true;
+  bool ok = co_await conn_.write(std::span<const asio::const_buffer>(bufs.data(), k));
+  if (with_head) {
+    pending_head_.clear();
+    ttfb_us_ = us_since(start_);
+  }
+  co_return ok;
 }
 
 // Streams: each upstream read is framed into SSE events, each event goes through the adapter
@@ -460,12 +477,13 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   co.chunked = true;
   co.keep_alive = req_.keep_alive();
   co.extra = &ctx_.response_headers;
-  std::string head = build_client_head(res.base(), co);
-  if (!co_await conn_.write(head)) {
+  pending_head_ = build_client_head(res.base(), co);
+  // Events already read with the head go out with it; otherwise the head goes now, so the
+  // client sees the stream open while the model thinks.
+  if (up.buffered() == 0 && !co_await write_out({}, true, false)) {
     fail("client_cancelled", "client");
     co_return false;
   }
-  ttfb_us_ = us_since(start_);
 
   std::string out;
   bool ended_by_filter = false;
@@ -506,7 +524,7 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
     std::size_t n = sizeof buf_ - res.body().size;
     if (n > 0) process(std::string_view(buf_, n));
     if (ec) break;
-    if (!out.empty()) {
+    if (!out.empty() || !pending_head_.empty()) {
       bool ok = co_await write_chunk(out);
       out.clear();
       if (!ok || watch_->gone) {
@@ -527,9 +545,7 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   if (ended_by_filter) {
     // The upstream is abandoned mid-response: its connection cannot be reused.
     upstream_ok = false;
-    bool ok = co_await write_chunk(out);
-    if (ok) ok = co_await conn_.write(std::string_view("0\r\n\r\n", 5));
-    co_return ok;
+    co_return co_await write_out(out, true, true);
   }
   if (ec) {
     // Mid-stream failure: an in-stream error event the SDKs raise on, then the connection is
@@ -548,9 +564,7 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   if (adapter_->facts().is_error) fail("stream_error_event", "upstream");
   // Events the adapter could not read mean the client got a stream it cannot parse either.
   if (adapter_->malformed_events() > 0) fail("upstream_bad_response", "upstream");
-  bool ok = co_await write_chunk(out);
-  if (ok) ok = co_await conn_.write(std::string_view("0\r\n\r\n", 5));
-  co_return ok;
+  co_return co_await write_out(out, true, true);
 }
 
 // Non-streamed bodies are relayed as they arrive; a copy (up to max_response_body_bytes) is
@@ -568,15 +582,17 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
   co.keep_alive = req_.keep_alive();
   co.extra = &ctx_.response_headers;
   if (req_.method() == http::verb::head) co.content_length = -1;
-  std::string head = build_client_head(res.base(), co);
-  if (!co_await conn_.write(head)) {
+  pending_head_ = build_client_head(res.base(), co);
+  // The head goes out with the first body bytes when they came with it (the usual case: one
+  // write for the whole response); otherwise at once.
+  if (up.buffered() == 0 && !parser.is_done() && !co_await write_out({}, chunked, false)) {
     fail("client_cancelled", "client");
     co_return false;
   }
-  ttfb_us_ = us_since(start_);
   bool keep_copy = route_.api != ApiKind::kPassthrough || ctx_.response_status >= 400;
   std::string copy;
   bool copy_complete = true;
+  bool sent_last = false;
   error_code ec;
   while (!parser.is_done()) {
     res.body().data = buf_;
@@ -592,13 +608,10 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
         if (copy.size() + n <= upstream_->max_response_body_bytes) copy.append(data);
         else copy_complete = false;
       }
-      bool ok;
-      if (chunked) {
-        ok = co_await write_chunk(data);
-      } else {
-        response_bytes_ += static_cast<std::int64_t>(n);
-        ok = co_await conn_.write(data);
-      }
+      // The last piece carries the final chunk too.
+      bool last = parser.is_done() && !ec;
+      bool ok = co_await write_out(data, chunked, last);
+      if (ok && last) sent_last = true;
       if (!ok || watch_->gone) {
         fail("client_cancelled", "client");
         metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
@@ -611,6 +624,17 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
     fail(watch_->gone ? "client_cancelled"
                       : (ec == beast::error::timeout ? "upstream_timeout" : "upstream_reset"),
          watch_->gone ? "client" : "upstream");
+    if (!watch_->gone && !pending_head_.empty()) {
+      // Nothing reached the client yet: it gets a clear 502/504 instead of a cut response.
+      pending_head_.clear();
+      LocalReply r = make_local_reply(ec == beast::error::timeout ? LocalError::kUpstreamTimeout
+                                                                  : LocalError::kUpstreamReset,
+                                      ctx_.provider, "upstream " + upstream_->name +
+                                                         " failed before its response body");
+      event_.status = r.status;
+      ttfb_us_ = us_since(start_);
+      co_await conn_.send_local_reply(r, ctx_.provider, ctx_.request_id, false);
+    }
     co_return false;  // the client sees a short body and a closed connection
   }
   upstream_ok = true;
@@ -622,7 +646,7 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
       ctx_.finish_reason = facts.finish_reason;
     }
   }
-  if (chunked) co_return co_await conn_.write(std::string_view("0\r\n\r\n", 5));
+  if (!sent_last) co_return co_await write_out({}, chunked, true);
   co_return true;
 }
 

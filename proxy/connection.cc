@@ -157,7 +157,7 @@ asio::awaitable<void> ClientConnection::run() {
     }
     if (!parser.is_done()) {
       auto expect = req[http::field::expect];
-      if (!expect.empty() && lower(expect) == "100-continue") {
+      if (!expect.empty() && iequals(expect, "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         if (!co_await write(kContinue)) break;
       }

@@ -1,7 +1,8 @@
 #include "proxy/http_heads.h"
 
 #include <algorithm>
-#include <cctype>
+#include <charconv>
+#include <cstdint>
 
 namespace sluice {
 
@@ -9,8 +10,31 @@ namespace http = boost::beast::http;
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
   return out;
+}
+
+namespace {
+inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view lower_b) {
+  if (a.size() != lower_b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != lower_b[i]) return false;
+  return true;
+}
+
+bool istarts_with(std::string_view s, std::string_view lower_prefix) {
+  return s.size() >= lower_prefix.size() && iequals(s.substr(0, lower_prefix.size()), lower_prefix);
+}
+
+bool icontains(std::string_view s, std::string_view lower_needle) {
+  if (lower_needle.empty()) return true;
+  for (std::size_t i = 0; i + lower_needle.size() <= s.size(); ++i)
+    if (iequals(s.substr(i, lower_needle.size()), lower_needle)) return true;
+  return false;
 }
 
 bool is_hop_by_hop(std::string_view n) {
@@ -23,9 +47,45 @@ bool is_hop_by_hop(std::string_view n) {
 
 namespace {
 
-// Field names listed in the Connection header are hop-by-hop too.
-std::vector<std::string> connection_tokens(const http::fields& f) {
-  std::vector<std::string> out;
+// Hop-by-hop by Beast's field code: the common case needs no string comparison at all.
+bool is_hop_by_hop(http::field f, std::string_view name) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::proxy_authorization:
+    case http::field::proxy_authenticate:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::content_length:
+    case http::field::host:
+    case http::field::expect:
+      return true;
+    case http::field::unknown:
+      break;
+    default:
+      return false;
+  }
+  for (std::string_view k : {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
+                             "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade",
+                             "content-length", "host", "expect"})
+    if (iequals(name, k)) return true;
+  return false;
+}
+
+// Field names listed in the Connection header are hop-by-hop too. Views into the fields;
+// "keep-alive" and "close" (the usual values) name no field and are left out.
+struct ConnectionTokens {
+  static constexpr std::size_t kMax = 16;
+  std::string_view tokens[kMax];
+  std::size_t count = 0;
+  bool overflow = false;  // more tokens than kMax: fall back to scanning the header again
+};
+
+ConnectionTokens connection_tokens(const http::fields& f) {
+  ConnectionTokens out;
   for (const auto& field : f) {
     if (field.name() != http::field::connection) continue;
     std::string_view v = field.value();
@@ -35,7 +95,10 @@ std::vector<std::string> connection_tokens(const http::fields& f) {
       std::string_view tok = v.substr(i, comma == std::string_view::npos ? v.npos : comma - i);
       while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
       while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-      if (!tok.empty()) out.push_back(lower(tok));
+      if (!tok.empty() && !iequals(tok, "keep-alive") && !iequals(tok, "close")) {
+        if (out.count < ConnectionTokens::kMax) out.tokens[out.count++] = tok;
+        else out.overflow = true;
+      }
       if (comma == std::string_view::npos) break;
       i = comma + 1;
     }
@@ -43,9 +106,37 @@ std::vector<std::string> connection_tokens(const http::fields& f) {
   return out;
 }
 
-bool skip(const std::vector<std::string>& conn_tokens, const std::string& lname) {
-  if (is_hop_by_hop(lname)) return true;
-  return std::find(conn_tokens.begin(), conn_tokens.end(), lname) != conn_tokens.end();
+bool named_in_connection(const http::fields& fields, const ConnectionTokens& t,
+                         std::string_view name) {
+  std::string lname;
+  for (std::size_t i = 0; i < t.count; ++i) {
+    if (t.tokens[i].size() != name.size()) continue;
+    if (lname.empty()) lname = lower(name);
+    if (iequals(t.tokens[i], lname)) return true;
+  }
+  if (!t.overflow) return false;
+  // Rare: more tokens than the cap; scan the header again without one.
+  for (const auto& field : fields) {
+    if (field.name() != http::field::connection) continue;
+    std::string_view v = field.value();
+    std::size_t i = 0;
+    while (i < v.size()) {
+      auto comma = v.find(',', i);
+      std::string_view tok = v.substr(i, comma == std::string_view::npos ? v.npos : comma - i);
+      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+      if (lower(tok) == lower(name)) return true;
+      if (comma == std::string_view::npos) break;
+      i = comma + 1;
+    }
+  }
+  return false;
+}
+
+bool skip(const http::fields& fields, const ConnectionTokens& t, const http::fields::value_type& f) {
+  if (is_hop_by_hop(f.name(), f.name_string())) return true;
+  if (t.count == 0 && !t.overflow) return false;
+  return named_in_connection(fields, t, f.name_string());
 }
 
 void append_field(std::string& out, std::string_view name, std::string_view value) {
@@ -53,6 +144,12 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   out += ": ";
   out.append(value);
   out += "\r\n";
+}
+
+void append_uint(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
 }
 
 }  // namespace
@@ -67,16 +164,22 @@ std::string build_upstream_head(const http::fields& client_fields, const Upstrea
   append_field(out, "Host", o.host_header);
   auto tokens = connection_tokens(client_fields);
   for (const auto& f : client_fields) {
-    std::string lname = lower(f.name_string());
-    if (skip(tokens, lname)) continue;
+    if (skip(client_fields, tokens, f)) continue;
     // Sluice must see what the provider sends, so it asks for an uncompressed response.
-    if (lname == "accept-encoding") continue;
-    if (!o.auth_header.empty() && (lname == "authorization" || lname == "x-api-key")) continue;
+    if (f.name() == http::field::accept_encoding) continue;
+    if (!o.auth_header.empty() &&
+        (f.name() == http::field::authorization ||
+         (f.name() == http::field::unknown && iequals(f.name_string(), "x-api-key"))))
+      continue;
     append_field(out, f.name_string(), f.value());
   }
   if (!o.auth_header.empty()) append_field(out, o.auth_header, o.auth_value);
   append_field(out, "Accept-Encoding", "identity");
-  if (o.send_content_length) append_field(out, "Content-Length", std::to_string(o.body_size));
+  if (o.send_content_length) {
+    out += "Content-Length: ";
+    append_uint(out, o.body_size);
+    out += "\r\n";
+  }
   out += "\r\n";
   return out;
 }
@@ -84,7 +187,7 @@ std::string build_upstream_head(const http::fields& client_fields, const Upstrea
 namespace {
 void append_status_line(std::string& out, int status, std::string_view reason) {
   out += "HTTP/1.1 ";
-  out += std::to_string(status);
+  append_uint(out, static_cast<std::uint64_t>(status));
   out += ' ';
   out.append(reason.empty() ? std::string_view("Unknown") : reason);
   out += "\r\n";
@@ -94,7 +197,9 @@ void append_framing(std::string& out, const ClientHeadOptions& o) {
   if (o.chunked) {
     append_field(out, "Transfer-Encoding", "chunked");
   } else if (o.content_length >= 0) {
-    append_field(out, "Content-Length", std::to_string(o.content_length));
+    out += "Content-Length: ";
+    append_uint(out, static_cast<std::uint64_t>(o.content_length));
+    out += "\r\n";
   }
   if (!o.request_id.empty()) append_field(out, "x-sluice-request-id", o.request_id);
   if (o.extra != nullptr)
@@ -110,8 +215,7 @@ std::string build_client_head(const http::fields& upstream_fields, const ClientH
   append_status_line(out, o.status, o.reason);
   auto tokens = connection_tokens(upstream_fields);
   for (const auto& f : upstream_fields) {
-    std::string lname = lower(f.name_string());
-    if (skip(tokens, lname)) continue;
+    if (skip(upstream_fields, tokens, f)) continue;
     append_field(out, f.name_string(), f.value());
   }
   append_framing(out, o);

@@ -51,4 +51,9 @@ bool is_hop_by_hop(std::string_view lower_name);
 // Lower-case copy of a field name.
 std::string lower(std::string_view s);
 
+// ASCII case-insensitive comparisons (no allocation; bytes >= 0x80 compare exactly).
+bool iequals(std::string_view a, std::string_view lower_b);
+bool istarts_with(std::string_view s, std::string_view lower_prefix);
+bool icontains(std::string_view s, std::string_view lower_needle);
+
 }  // namespace sluice

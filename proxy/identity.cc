@@ -1,15 +1,40 @@
 #include "proxy/identity.h"
 
+#include <array>
+#include <functional>
+
 #include "conf/key_fingerprint.h"
 
 namespace sluice {
+
+namespace {
+// SHA-256 costs a few thousand instructions, and a client sends the same key on every call:
+// a small direct-mapped cache per worker thread answers the repeats.
+struct FingerprintCache {
+  struct Slot {
+    std::string key;
+    std::string fingerprint;
+  };
+  std::array<Slot, 256> slots;
+
+  std::string get(std::string_view key) {
+    if (key.size() > 256) return key_fingerprint(key);  // bounded memory: real keys are short
+    Slot& s = slots[std::hash<std::string_view>{}(key) & (slots.size() - 1)];
+    if (s.fingerprint.empty() || s.key != key) {
+      s.key.assign(key);
+      s.fingerprint = key_fingerprint(key);
+    }
+    return s.fingerprint;
+  }
+};
+}  // namespace
 
 KeyIndex::KeyIndex(const IdentityConfig& config) {
   for (const auto& vk : config.virtual_keys) by_key_.emplace(vk.key, &vk);
 }
 
 const VirtualKey* KeyIndex::find(std::string_view key) const {
-  auto it = by_key_.find(std::string(key));
+  auto it = by_key_.find(key);  // heterogeneous lookup: no copy of the key
   return it == by_key_.end() ? nullptr : it->second;
 }
 
@@ -28,7 +53,8 @@ ResolvedIdentity resolve_identity(const IdentityConfig& config, const KeyIndex& 
     r.refused = !config.allow_provider_keys;
     return r;
   }
-  r.identity.key_fingerprint = key_fingerprint(presented);
+  static thread_local FingerprintCache cache;
+  r.identity.key_fingerprint = cache.get(presented);
   if (const VirtualKey* vk = index.find(presented)) {
     apply(vk->identity);
     r.identity.key_kind = "virtual";

@@ -24,7 +24,11 @@ class KeyIndex {
   const VirtualKey* find(std::string_view key) const;
 
  private:
-  std::unordered_map<std::string, const VirtualKey*> by_key_;
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, const VirtualKey*, Hash, std::equal_to<>> by_key_;
 };
 
 struct ResolvedIdentity {

@@ -49,10 +49,18 @@ UpstreamTarget::UpstreamTarget(const UpstreamConfig& config) : config_(config) {
   SSL_CTX_set_session_cache_mode(tls_->native_handle(), SSL_SESS_CACHE_CLIENT);
 }
 
+// Beast sizes each read by the buffer's free capacity (512 bytes at first): a typical
+// response would then take several reads and as many writes to the client.
+constexpr std::size_t kReadBufferBytes = 16 * 1024;
+
 UpstreamConn::UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Plain stream)
-    : target_(std::move(target)), stream_(std::move(stream)) {}
+    : target_(std::move(target)), stream_(std::move(stream)) {
+  buffer_.reserve(kReadBufferBytes);
+}
 UpstreamConn::UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Tls stream)
-    : target_(std::move(target)), stream_(std::move(stream)) {}
+    : target_(std::move(target)), stream_(std::move(stream)) {
+  buffer_.reserve(kReadBufferBytes);
+}
 
 beast::tcp_stream& UpstreamConn::tcp() {
   return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
@@ -67,9 +75,13 @@ void UpstreamConn::abort() {
 
 bool UpstreamConn::is_open() { return tcp().socket().is_open(); }
 
-bool UpstreamConn::looks_stale() {
+bool UpstreamConn::looks_stale(std::chrono::steady_clock::time_point now, bool probe_recent) {
   if (!is_open()) return true;
   if (buffer_.size() != 0) return true;  // bytes after a complete response: protocol confusion
+  // A connection used within the last second is very unlikely to have been closed by the
+  // server (keep-alive timeouts are seconds); skipping the probe saves a system call per call
+  // under load, and the retry on a stale connection covers the rare miss.
+  if (!probe_recent && now - idle_since < kProbeAfterIdle) return false;
   char c;
   ssize_t n = ::recv(tcp().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0) return true;           // orderly close by the server
@@ -115,7 +127,7 @@ asio::awaitable<ConnectResult> UpstreamPool::acquire(
       auto conn = std::move(list.back());
       list.pop_back();
       metrics_.upstream_idle.fetch_sub(1, std::memory_order_relaxed);
-      if (now - conn->idle_since > target->config().idle_connection_ttl || conn->looks_stale()) {
+      if (now - conn->idle_since > target->config().idle_connection_ttl || conn->looks_stale(now)) {
         conn->abort();
         continue;
       }
@@ -197,7 +209,7 @@ void UpstreamPool::sweep() {
   for (auto it = idle_.begin(); it != idle_.end();) {
     auto& list = it->second;
     std::erase_if(list, [&](std::unique_ptr<UpstreamConn>& c) {
-      if (now - c->idle_since > c->target().config().idle_connection_ttl || c->looks_stale()) {
+      if (now - c->idle_since > c->target().config().idle_connection_ttl || c->looks_stale(now, /*probe_recent=*/true)) {
         c->abort();
         metrics_.upstream_idle.fetch_sub(1, std::memory_order_relaxed);
         return true;

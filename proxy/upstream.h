@@ -63,8 +63,13 @@ class UpstreamConn {
   // Cancels pending I/O and closes the socket at once (client went away, shutdown).
   void abort();
   bool is_open();
-  // True when the peer has closed or sent unsolicited bytes (never reuse then).
-  bool looks_stale();
+  // True when the peer has closed or sent unsolicited bytes (never reuse then). The socket
+  // is probed only for connections idle for kProbeAfterIdle or longer, unless probe_recent
+  // (the periodic sweep probes every idle connection).
+  bool looks_stale(std::chrono::steady_clock::time_point now, bool probe_recent = false);
+  static constexpr std::chrono::seconds kProbeAfterIdle{1};
+  // Response bytes already read from the socket and not yet parsed.
+  std::size_t buffered() const { return buffer_.size(); }
 
   boost::asio::awaitable<boost::system::error_code> write(std::string_view head,
                                                           std::string_view body);

@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 namespace sluice {
 namespace {
@@ -51,11 +53,28 @@ int utf8_sequence(const unsigned char* p, const unsigned char* end) {
   return len;
 }
 
+// True when none of the 8 bytes at p needs attention (below 0x20, '"', '\\' or >= 0x80):
+// most of an event is such runs, so they are skipped a word at a time.
+inline bool plain8(const unsigned char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  constexpr std::uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+  const std::uint64_t q = w ^ (k01 * '"');
+  const std::uint64_t b = w ^ (k01 * '\\');
+  const std::uint64_t special = (w & k80) |                 // >= 0x80
+                                ((w - k01 * 0x20) & ~w & k80) |  // < 0x20 (given no byte >= 0x80)
+                                ((q - k01) & ~q & k80) |         // '"'
+                                ((b - k01) & ~b & k80);          // '\\'
+  return special == 0;
+}
+
 void append_escaped_body(std::string& out, std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   const auto* run = p;
   while (p < end) {
+    while (end - p >= 8 && plain8(p)) p += 8;
+    if (p == end) break;
     const unsigned char cls = kClass[*p];
     if (cls == kPlain) {
       ++p;
