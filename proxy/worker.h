@@ -49,7 +49,9 @@ class Worker {
  private:
   int id_;
   SharedState& shared_;
-  boost::asio::io_context io_{1};
+  // One thread runs this context, and only that thread touches its sockets, so the reactor's
+  // per-descriptor locking is switched off; other threads may still post() to it.
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   UpstreamPool pool_;
   std::list<ClientConnection*> conns_;
 };

@@ -278,29 +278,64 @@ class JsonChecker {
 
 }  // namespace
 
-void JsonWriter::append_quoted(std::string& out, std::string_view s) {
+namespace {
+// Short strings without anything to escape (keys, ids, names: nearly every string of an
+// event) are assembled on the stack and appended with one call.
+constexpr std::size_t kShort = 96;
+
+bool all_plain(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (end - p >= 8) {
+    if (!plain8(p)) return false;
+    p += 8;
+  }
+  for (; p < end; ++p)
+    if (kClass[*p] != kPlain) return false;
+  return true;
+}
+
+// Appends [prefix] "s" [suffix]; prefix and suffix are 0 for none.
+void append_quoted_with(std::string& out, char prefix, std::string_view s, char suffix) {
+  if (s.size() <= kShort && all_plain(s)) {
+    char tmp[kShort + 4];
+    std::size_t n = 0;
+    if (prefix != 0) tmp[n++] = prefix;
+    tmp[n++] = '"';
+    std::memcpy(tmp + n, s.data(), s.size());
+    n += s.size();
+    tmp[n++] = '"';
+    if (suffix != 0) tmp[n++] = suffix;
+    out.append(tmp, n);
+    return;
+  }
+  if (prefix != 0) out.push_back(prefix);
   out.push_back('"');
   append_escaped_body(out, s);
   out.push_back('"');
+  if (suffix != 0) out.push_back(suffix);
+}
+}  // namespace
+
+void JsonWriter::append_quoted(std::string& out, std::string_view s) {
+  append_quoted_with(out, 0, s, 0);
 }
 
 void JsonWriter::key(std::string_view k) {
-  comma();
-  append_quoted(out_, k);
-  out_.push_back(':');
+  append_quoted_with(out_, need_comma_ ? ',' : 0, k, ':');
   need_comma_ = false;
 }
 
 void JsonWriter::string(std::string_view s) {
-  comma();
-  append_quoted(out_, s);
+  append_quoted_with(out_, need_comma_ ? ',' : 0, s, 0);
   need_comma_ = true;
 }
 
 void JsonWriter::int64(std::int64_t v) {
-  comma();
-  char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  char buf[25];
+  char* p = buf;
+  if (need_comma_) *p++ = ',';
+  const auto res = std::to_chars(p, buf + sizeof buf, v);
   out_.append(buf, res.ptr - buf);
   need_comma_ = true;
 }
