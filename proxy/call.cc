@@ -56,7 +56,7 @@ struct DisconnectWatch {
 };
 
 void start_watch(ClientConnection& conn, const std::shared_ptr<DisconnectWatch>& watch) {
-  auto& socket = conn.stream().socket();
+  auto& socket = conn.socket();
   // A plain completion handler, not a coroutine: this runs once per call.
   socket.async_wait(asio::ip::tcp::socket::wait_read, [&socket, watch](const error_code& ec) {
     if (!watch->active) return;  // the call ended; the socket may be gone
@@ -78,7 +78,7 @@ void stop_watch(ClientConnection& conn, DisconnectWatch& watch) {
   watch.active = false;
   watch.upstream = nullptr;
   error_code ec;
-  conn.stream().socket().cancel(ec);
+  conn.socket().cancel(ec);
 }
 
 // Chunked transfer-encoding frame for `data` (empty data yields nothing).

@@ -20,7 +20,7 @@ using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
-    : worker_(worker), stream_(std::move(socket)) {
+    : worker_(worker), socket_(std::move(socket)), deadline_(worker.deadlines(), socket_) {
   registry_it_ = worker_.add(this);
   worker_.metrics().connections_active.fetch_add(1, std::memory_order_relaxed);
   worker_.metrics().connections_total.fetch_add(1, std::memory_order_relaxed);
@@ -34,14 +34,15 @@ ClientConnection::~ClientConnection() {
 void ClientConnection::close_if_idle() {
   if (!idle_) return;
   error_code ec;
-  stream_.socket().cancel(ec);
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.cancel(ec);
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
 }
 
 asio::awaitable<bool> ClientConnection::write(std::span<const asio::const_buffer> buffers) {
   auto t = std::chrono::steady_clock::now();
-  stream_.expires_after(write_timeout);
-  auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
+  deadline_.expires_at(t + write_timeout);
+  auto [wec, n] = co_await asio::async_write(socket_, buffers, kTuple);
+  error_code ec = deadline_.done(wec);
   client_wait_us += std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - t).count();
   if (ec == beast::error::timeout) worker_.metrics().client_error(ClientError::kWriteTimeout);
@@ -85,8 +86,9 @@ asio::awaitable<void> ClientConnection::run() {
     if (buffer_.size() == 0) {
       // Between requests a client may stay silent for idle_timeout; the head, once started,
       // must then arrive within header_timeout (a slowloris client is dropped).
-      stream_.expires_after(lc.idle_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kTuple);
+      deadline_.expires_after(lc.idle_timeout);
+      auto [rec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kTuple);
+      error_code ec = deadline_.done(rec);
       if (ec) {
         if (ec == beast::error::timeout) metrics.client_error(ClientError::kIdleTimeout);
         break;
@@ -99,8 +101,9 @@ asio::awaitable<void> ClientConnection::run() {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(lc.max_header_bytes));
     parser.body_limit(lc.max_body_bytes);
-    stream_.expires_after(lc.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+    deadline_.expires_after(lc.header_timeout);
+    auto [hrec, hn] = co_await http::async_read_header(socket_, buffer_, parser, kTuple);
+    error_code hec = deadline_.done(hrec);
     if (hec) {
       if (hec == beast::error::timeout) {
         metrics.client_error(ClientError::kHeaderTimeout);
@@ -161,8 +164,9 @@ asio::awaitable<void> ClientConnection::run() {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         if (!co_await write(kContinue)) break;
       }
-      stream_.expires_after(lc.body_timeout);
-      auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kTuple);
+      deadline_.expires_after(lc.body_timeout);
+      auto [brec, bn] = co_await http::async_read(socket_, buffer_, parser, kTuple);
+      error_code bec = deadline_.done(brec);
       if (bec) {
         if (bec == http::error::body_limit) {
           metrics.client_error(ClientError::kBodyTooLarge);
@@ -181,13 +185,13 @@ asio::awaitable<void> ClientConnection::run() {
         break;
       }
     }
-    stream_.expires_never();
+    deadline_.expires_never();
     bool keep = co_await handle_call(*this, req, start);
     if (!keep || !req.keep_alive()) break;
   }
   error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  stream_.close();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  socket_.close(ec);
 }
 
 }  // namespace sluice

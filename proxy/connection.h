@@ -9,7 +9,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
 #include <list>
@@ -17,6 +16,7 @@
 #include <string>
 
 #include "conf/config.h"
+#include "proxy/io_deadline.h"
 #include "proxy/local_reply.h"
 
 namespace sluice {
@@ -34,7 +34,7 @@ class ClientConnection {
   void close_if_idle();
 
   Worker& worker() { return worker_; }
-  boost::beast::tcp_stream& stream() { return stream_; }
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
 
   // Writes every buffer within the write timeout; adds the time spent to client_wait_us.
   // False when the client is gone or too slow (the connection is then closed).
@@ -50,7 +50,8 @@ class ClientConnection {
 
  private:
   Worker& worker_;
-  boost::beast::tcp_stream stream_;
+  boost::asio::ip::tcp::socket socket_;
+  IoDeadline deadline_;  // after socket_: it cancels socket_'s I/O
   boost::beast::flat_buffer buffer_;
   std::list<ClientConnection*>::iterator registry_it_;
   bool idle_ = true;

@@ -22,7 +22,14 @@ using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 Worker::Worker(int id, SharedState& shared)
-    : id_(id), shared_(shared), pool_(io_.get_executor(), *shared.metrics) {}
+    : id_(id), shared_(shared), pool_(io_->get_executor(), *shared.metrics, deadlines_) {}
+
+Worker::~Worker() {
+  // Idle pooled connections first (their sockets belong to io_), then io_ with every
+  // coroutine still suspended in it (their connections unregister from conns_ and deadlines_).
+  pool_.close_all();
+  io_.reset();
+}
 
 void Worker::begin_drain() {
   // Copy: closing a connection may remove it from the list while we iterate.
@@ -106,15 +113,22 @@ void Server::start() {
 }
 
 void Server::run_worker(Worker& w) {
-  // The pool's periodic sweep doubles as the io_context's keep-alive work.
+  // The deadline ticker (and pool sweep) doubles as the io_context's keep-alive work.
   asio::co_spawn(
       w.io(),
-      [&w, this]() -> asio::awaitable<void> {
+      [&w]() -> asio::awaitable<void> {
         asio::steady_timer t(w.io());
-        while (!stop_requested_.load()) {
-          t.expires_after(std::chrono::seconds(1));
+        auto next_sweep = std::chrono::steady_clock::now();
+        // Runs until the io_context stops: deadlines keep firing while connections drain.
+        for (;;) {
+          t.expires_after(DeadlineList::kTick);
           co_await t.async_wait(kTuple);
-          w.pool().sweep();
+          auto now = std::chrono::steady_clock::now();
+          w.deadlines().tick(now);
+          if (now >= next_sweep) {
+            w.pool().sweep();
+            next_sweep = now + std::chrono::seconds(1);
+          }
         }
       },
       asio::detached);

@@ -53,27 +53,28 @@ UpstreamTarget::UpstreamTarget(const UpstreamConfig& config) : config_(config) {
 // response would then take several reads and as many writes to the client.
 constexpr std::size_t kReadBufferBytes = 16 * 1024;
 
-UpstreamConn::UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Plain stream)
-    : target_(std::move(target)), stream_(std::move(stream)) {
+UpstreamConn::UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Plain stream,
+                           DeadlineList& deadlines)
+    : target_(std::move(target)), stream_(std::move(stream)), deadline_(deadlines, tcp()) {
   buffer_.reserve(kReadBufferBytes);
 }
-UpstreamConn::UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Tls stream)
-    : target_(std::move(target)), stream_(std::move(stream)) {
+UpstreamConn::UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Tls stream,
+                           DeadlineList& deadlines)
+    : target_(std::move(target)), stream_(std::move(stream)), deadline_(deadlines, tcp()) {
   buffer_.reserve(kReadBufferBytes);
 }
 
-beast::tcp_stream& UpstreamConn::tcp() {
-  return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
-                    stream_);
+tcp::socket& UpstreamConn::tcp() {
+  return std::visit([](auto& s) -> tcp::socket& { return beast::get_lowest_layer(s); }, stream_);
 }
 
 void UpstreamConn::abort() {
   error_code ec;
-  tcp().socket().cancel(ec);
-  tcp().socket().close(ec);
+  tcp().cancel(ec);
+  tcp().close(ec);
 }
 
-bool UpstreamConn::is_open() { return tcp().socket().is_open(); }
+bool UpstreamConn::is_open() { return tcp().is_open(); }
 
 bool UpstreamConn::looks_stale(std::chrono::steady_clock::time_point now, bool probe_recent) {
   if (!is_open()) return true;
@@ -83,7 +84,7 @@ bool UpstreamConn::looks_stale(std::chrono::steady_clock::time_point now, bool p
   // under load, and the retry on a stale connection covers the rare miss.
   if (!probe_recent && now - idle_since < kProbeAfterIdle) return false;
   char c;
-  ssize_t n = ::recv(tcp().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(tcp().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0) return true;           // orderly close by the server
   if (n > 0) return true;            // unsolicited bytes (or a TLS close_notify/alert)
   return errno != EAGAIN && errno != EWOULDBLOCK;
@@ -92,26 +93,33 @@ bool UpstreamConn::looks_stale(std::chrono::steady_clock::time_point now, bool p
 asio::awaitable<error_code> UpstreamConn::write(std::string_view head, std::string_view body) {
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
                                          asio::buffer(body.data(), body.size())};
-  tcp().expires_after(target_->config().read_timeout);
+  deadline_.expires_after(target_->config().read_timeout);
   auto [ec, n] = co_await std::visit(
       [&](auto& s) { return asio::async_write(s, bufs, kTuple); }, stream_);
-  co_return ec;
+  co_return deadline_.done(ec);
 }
 
 asio::awaitable<error_code> UpstreamConn::read_header(ResponseParser& parser,
                                                       std::chrono::milliseconds timeout) {
-  tcp().expires_after(timeout);
+  deadline_.expires_after(timeout);
   auto [ec, n] = co_await std::visit(
       [&](auto& s) { return http::async_read_header(s, buffer_, parser, kTuple); }, stream_);
-  co_return ec;
+  co_return deadline_.done(ec);
 }
 
 asio::awaitable<error_code> UpstreamConn::read_some(ResponseParser& parser,
                                                     std::chrono::milliseconds timeout) {
-  tcp().expires_after(timeout);
+  deadline_.expires_after(timeout);
   auto [ec, n] = co_await std::visit(
       [&](auto& s) { return http::async_read_some(s, buffer_, parser, kTuple); }, stream_);
-  co_return ec;
+  co_return deadline_.done(ec);
+}
+
+asio::awaitable<error_code> UpstreamConn::handshake() {
+  auto* tls = std::get_if<Tls>(&stream_);
+  if (tls == nullptr) co_return error_code{};
+  auto [ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kTuple);
+  co_return deadline_.done(ec);
 }
 
 UpstreamPool::~UpstreamPool() { close_all(); }
@@ -166,13 +174,18 @@ asio::awaitable<ConnectResult> UpstreamPool::connect(
     co_return fail(cec == beast::error::timeout ? ConnectError::kTimeout : ConnectError::kConnect,
                    "connect " + dial_host + ":" + std::to_string(dial_port) + ": " + cec.message());
   }
-  stream.socket().set_option(tcp::no_delay(true));
+  // Connected: from here on the connection's coarse deadline replaces the stream's timer.
+  stream.expires_never();
+  tcp::socket socket = stream.release_socket();
+  socket.set_option(tcp::no_delay(true));
 
   if (!target->is_tls()) {
-    result.conn = std::make_unique<UpstreamConn>(target, std::move(stream));
+    result.conn = std::make_unique<UpstreamConn>(target, std::move(socket), deadlines_);
     co_return std::move(result);
   }
-  UpstreamConn::Tls tls(std::move(stream), *target->tls());
+  auto conn = std::make_unique<UpstreamConn>(
+      target, UpstreamConn::Tls(std::move(socket), *target->tls()), deadlines_);
+  UpstreamConn::Tls& tls = conn->tls();
   error_code ec;
   boost::asio::ip::make_address(cfg.host, ec);
   const bool host_is_ip = !ec;
@@ -180,13 +193,13 @@ asio::awaitable<ConnectResult> UpstreamPool::connect(
     co_return fail(ConnectError::kTls, "cannot set SNI");
   }
   if (cfg.verify_tls) tls.set_verify_callback(asio::ssl::host_name_verification(cfg.host));
-  beast::get_lowest_layer(tls).expires_at(deadline);
-  auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, kTuple);
+  conn->deadline().expires_at(deadline);
+  error_code hec = co_await conn->handshake();
   if (hec) {
     co_return fail(hec == beast::error::timeout ? ConnectError::kTimeout : ConnectError::kTls,
                    "TLS handshake with " + cfg.host + ": " + hec.message());
   }
-  result.conn = std::make_unique<UpstreamConn>(target, std::move(tls));
+  result.conn = std::move(conn);
   co_return std::move(result);
 }
 
@@ -198,7 +211,7 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
     conn->abort();
     return;
   }
-  conn->tcp().expires_never();
+  conn->deadline().expires_never();
   conn->idle_since = std::chrono::steady_clock::now();
   list.push_back(std::move(conn));
   metrics_.upstream_idle.fetch_add(1, std::memory_order_relaxed);

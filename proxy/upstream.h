@@ -15,7 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "proxy/io_deadline.h"
 
 namespace sluice {
 
@@ -51,15 +52,20 @@ using ResponseParser = boost::beast::http::response_parser<boost::beast::http::b
 
 class UpstreamConn {
  public:
-  using Plain = boost::beast::tcp_stream;
-  using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+  using Plain = boost::asio::ip::tcp::socket;
+  using Tls = boost::beast::ssl_stream<boost::asio::ip::tcp::socket>;
 
-  UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Plain stream);
-  UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Tls stream);
+  // The connection registers its I/O deadline with `deadlines` (its worker's list).
+  UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Plain stream, DeadlineList& deadlines);
+  UpstreamConn(std::shared_ptr<const UpstreamTarget> target, Tls stream, DeadlineList& deadlines);
 
   const UpstreamTarget& target() const { return *target_; }
   const std::shared_ptr<const UpstreamTarget>& target_ptr() const { return target_; }
-  boost::beast::tcp_stream& tcp();
+  boost::asio::ip::tcp::socket& tcp();
+  Tls& tls() { return std::get<Tls>(stream_); }
+  IoDeadline& deadline() { return deadline_; }
+  // TLS client handshake under the current deadline (no-op for plain connections).
+  boost::asio::awaitable<boost::system::error_code> handshake();
   // Cancels pending I/O and closes the socket at once (client went away, shutdown).
   void abort();
   bool is_open();
@@ -85,6 +91,7 @@ class UpstreamConn {
  private:
   std::shared_ptr<const UpstreamTarget> target_;
   std::variant<Plain, Tls> stream_;
+  IoDeadline deadline_;  // after stream_: it cancels stream_'s socket
   boost::beast::flat_buffer buffer_;
 };
 
@@ -98,8 +105,9 @@ struct ConnectResult {
 
 class UpstreamPool {
  public:
-  UpstreamPool(boost::asio::any_io_executor executor, ProxyMetrics& metrics)
-      : executor_(std::move(executor)), metrics_(metrics) {}
+  UpstreamPool(boost::asio::any_io_executor executor, ProxyMetrics& metrics,
+               DeadlineList& deadlines)
+      : executor_(std::move(executor)), metrics_(metrics), deadlines_(deadlines) {}
   ~UpstreamPool();
 
   // A pooled connection (reused = true) or a new one.
@@ -114,6 +122,7 @@ class UpstreamPool {
  private:
   boost::asio::any_io_executor executor_;
   ProxyMetrics& metrics_;
+  DeadlineList& deadlines_;
   std::unordered_map<const UpstreamTarget*, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
 };
 

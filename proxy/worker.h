@@ -11,6 +11,7 @@
 #include <list>
 #include <memory>
 
+#include "proxy/io_deadline.h"
 #include "proxy/metrics.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream.h"
@@ -30,11 +31,13 @@ struct SharedState {
 class Worker {
  public:
   Worker(int id, SharedState& shared);
+  ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   int id() const { return id_; }
-  boost::asio::io_context& io() { return io_; }
+  boost::asio::io_context& io() { return *io_; }
+  DeadlineList& deadlines() { return deadlines_; }
   UpstreamPool& pool() { return pool_; }
   SharedState& shared() { return shared_; }
   ProxyMetrics& metrics() { return *shared_.metrics; }
@@ -49,11 +52,15 @@ class Worker {
  private:
   int id_;
   SharedState& shared_;
+  // Declared before io_: connections still suspended in io_ unregister from these when the
+  // destructor destroys io_.
+  DeadlineList deadlines_;
+  std::list<ClientConnection*> conns_;
   // One thread runs this context, and only that thread touches its sockets, so the reactor's
   // per-descriptor locking is switched off; other threads may still post() to it.
-  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  std::unique_ptr<boost::asio::io_context> io_ =
+      std::make_unique<boost::asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   UpstreamPool pool_;
-  std::list<ClientConnection*> conns_;
 };
 
 }  // namespace sluice
