@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "filters/registry.h"
+#include "proxy/reload.h"
 #include "proxy/worker.h"
 #include "sluice_version.h"
 
@@ -43,7 +44,29 @@ asio::awaitable<void> serve_admin(asio::ip::tcp::socket socket, AdminContext ctx
     target = target.substr(0, target.find('?'));
     auto rt = ctx.shared->runtime.get();
     bool draining = ctx.shared->draining.load();
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    const std::string& token = rt->config().listener.admin_token;
+    if (target == "/admin/reload") {
+      if (token.empty()) {
+        res.result(http::status::not_found);
+        res.body() = "admin endpoints are off: set listener.admin_token\n";
+      } else if (!token_ok(req[http::field::authorization], token)) {
+        res.result(http::status::unauthorized);
+        res.body() = "admin token required\n";
+      } else if (req.method() != http::verb::post) {
+        res.result(http::status::method_not_allowed);
+        res.set(http::field::allow, "POST");
+        res.body() = "POST to reload\n";
+      } else if (ctx.shared->reloader == nullptr) {
+        res.result(http::status::not_found);
+        res.body() = "reload is not available\n";
+      } else {
+        ReloadOutcome r = ctx.shared->reloader->reload();
+        // 422: the file is there but refused; the running configuration stays.
+        res.result(r.ok ? http::status::ok : http::status::unprocessable_entity);
+        res.set(http::field::content_type, "application/json");
+        res.body() = r.to_json() + "\n";
+      }
+    } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
       res.result(http::status::method_not_allowed);
       res.body() = "method not allowed\n";
     } else if (target == "/healthz") {
@@ -60,9 +83,9 @@ asio::awaitable<void> serve_admin(asio::ip::tcp::socket socket, AdminContext ctx
       ctx.metrics->render(out);
       render_filter_metrics(out);
       ctx.shared->sinks->render_metrics(out);
+      if (ctx.shared->reloader != nullptr) ctx.shared->reloader->render_metrics(out);
       res.body() = std::move(out);
     } else if (target == "/admin/status") {
-      const std::string& token = rt->config().listener.admin_token;
       if (token.empty()) {
         res.result(http::status::not_found);
         res.body() = "admin endpoints are off: set listener.admin_token\n";

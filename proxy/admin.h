@@ -5,6 +5,8 @@
 //   GET /metrics       Prometheus text format: proxy, filter and sink metrics
 //   GET /admin/status  JSON status; needs `Authorization: Bearer <listener.admin_token>`
 //                      (404 when no token is configured)
+//   POST /admin/reload reloads the configuration file (same token); 200 with the outcome as
+//                      JSON, 422 when the new file is refused (the running one stays)
 // A Kafka or other sink outage never fails /readyz: the sinks absorb it (see docs).
 #pragma once
 

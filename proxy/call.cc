@@ -3,6 +3,9 @@
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -52,26 +55,27 @@ std::int64_t unix_us_now() {
 struct DisconnectWatch {
   bool active = true;
   bool gone = false;
-  UpstreamConn* upstream = nullptr;
+  UpstreamConn* upstream = nullptr;             // aborted when the client goes
+  asio::cancellation_signal* cancel = nullptr;  // emitted when the client goes (filter lookups)
+  char peek_byte = 0;
 };
 
 void start_watch(ClientConnection& conn, const std::shared_ptr<DisconnectWatch>& watch) {
-  auto& socket = conn.socket();
-  // A plain completion handler, not a coroutine: this runs once per call.
-  socket.async_wait(asio::ip::tcp::socket::wait_read, [&socket, watch](const error_code& ec) {
-    if (!watch->active) return;  // the call ended; the socket may be gone
-    bool gone = static_cast<bool>(ec);
-    if (!gone) {
-      char c;
-      ssize_t n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      // n > 0: the client pipelined its next request; it is still there.
-      gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-    }
-    if (gone) {
-      watch->gone = true;
-      if (watch->upstream != nullptr) watch->upstream->abort();
-    }
-  });
+  // A one-byte MSG_PEEK receive rather than async_wait(wait_read): a wait re-registers the
+  // socket with epoll (a system call per call), while a read right after the request read
+  // that drained the socket is queued without one. A plain completion handler, not a
+  // coroutine: this runs once per call.
+  conn.socket().async_receive(
+      asio::buffer(&watch->peek_byte, 1), asio::socket_base::message_peek,
+      [watch](const error_code& ec, std::size_t) {
+        if (!watch->active) return;  // the call ended (the receive was cancelled)
+        // Bytes: the client pipelined its next request and is still there (they stay in the
+        // socket for the next read). An error: EOF, reset, or a write deadline that fired.
+        if (!ec) return;
+        watch->gone = true;
+        if (watch->upstream != nullptr) watch->upstream->abort();
+        if (watch->cancel != nullptr) watch->cancel->emit(asio::cancellation_type::terminal);
+      });
 }
 
 void stop_watch(ClientConnection& conn, DisconnectWatch& watch) {
@@ -163,6 +167,9 @@ class Call {
 
  private:
   asio::awaitable<bool> reply_local(const LocalReply& reply, bool keep_alive);
+  // Awaits a suspended filter's resume_request(), cancelled if the client disconnects
+  // meanwhile (then nullopt).
+  asio::awaitable<std::optional<FilterStatus>> resume_filter(Filter& f);
   asio::awaitable<bool> exchange();
   asio::awaitable<bool> upstream_failed(LocalReply reply);
   asio::awaitable<bool> relay_sse(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok);
@@ -211,14 +218,38 @@ class Call {
 asio::awaitable<bool> Call::reply_local(const LocalReply& reply, bool keep_alive) {
   ctx_.reply = reply;
   event_.status = reply.status;
-  const char* source = reply.status >= 500                      ? "upstream"
-                       : reply.error_class == "filter_rejected" ? "sluice"
-                                                                : "client";
+  const char* source = reply.error_class == "filter_rejected" ||
+                               reply.error_class == "filter_failed"
+                           ? "sluice"
+                       : reply.status >= 500 ? "upstream"
+                                             : "client";
   fail(reply.error_class, source);
   ttfb_us_ = us_since(start_);
   bool keep = co_await conn_.send_local_reply(reply, ctx_.provider, ctx_.request_id, keep_alive);
   finish();
   co_return keep;
+}
+
+asio::awaitable<std::optional<FilterStatus>> Call::resume_filter(Filter& f) {
+  auto watch = std::make_shared<DisconnectWatch>();
+  asio::cancellation_signal cancel;
+  watch->cancel = &cancel;
+  start_watch(conn_, watch);
+  std::exception_ptr failure;
+  FilterStatus st = FilterStatus::kContinue;
+  try {
+    // Its own coroutine, so that the client's disconnect can cancel whatever it awaits.
+    st = co_await asio::co_spawn(co_await asio::this_coro::executor, f.resume_request(ctx_),
+                                 asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  const bool gone = watch->gone;
+  watch->cancel = nullptr;
+  stop_watch(conn_, *watch);
+  if (gone) co_return std::nullopt;
+  if (failure) std::rethrow_exception(failure);
+  co_return st;
 }
 
 asio::awaitable<bool> Call::run() {
@@ -331,7 +362,29 @@ asio::awaitable<bool> Call::run() {
   ctx_.body = std::move(req_.body());
   for (auto& f : filters_) {
     FilterStatus st = f->on_request(ctx_);
-    if (st == FilterStatus::kSuspend) st = co_await f->resume_request(ctx_);
+    if (st == FilterStatus::kSuspend) {
+      std::optional<FilterStatus> resumed;
+      bool filter_failed = false;
+      try {
+        resumed = co_await resume_filter(*f);
+      } catch (const std::exception& e) {
+        log_throttled(LogLevel::kError, "filter-resume", "filter request phase failed",
+                      {{"error", e.what()}});
+        filter_failed = true;  // (no co_await inside a handler)
+      }
+      if (filter_failed) {
+        co_return co_await reply_local(
+            make_local_reply(LocalError::kFilterFailed, ctx_.provider, "a request filter failed"),
+            false);
+      }
+      if (!resumed) {
+        fail("client_cancelled", "client");
+        metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+        finish();
+        co_return false;
+      }
+      st = *resumed;
+    }
     if (st == FilterStatus::kRespond) co_return co_await reply_local(ctx_.reply, true);
   }
 

@@ -31,6 +31,7 @@ enum class LocalError {
   kUpstreamReset,      // 502
   kUpstreamBadResponse,// 502
   kShuttingDown,       // 503
+  kFilterFailed,       // 500: a filter's request phase failed unexpectedly
 };
 
 // The status, provider error type, OpenAI code and event error_class for a local error.

@@ -150,6 +150,10 @@ int main(int argc, char** argv) {
       sinks.add(std::make_unique<sluice::JsonlSink>(jc));
     }
     sluice::Server server(runtime, sinks);
+    // SIGHUP and POST /admin/reload read the same file again (listener settings as the file
+    // had them, to report which changes need a restart).
+    server.set_reloader(std::make_unique<sluice::Reloader>(server.shared(), config_path,
+                                                           load.config->listener));
     server.start();
     std::string addr = cfg->listener.address.host + ":" + std::to_string(server.port());
     std::string admin = cfg->listener.admin_address.host + ":" + std::to_string(server.admin_port());

@@ -100,15 +100,36 @@ void Server::start() {
   }
   asio::co_spawn(workers_[0]->io(), admin_loop(*admin_acceptor_), asio::detached);
 
-  auto signals = std::make_shared<asio::signal_set>(workers_[0]->io(), SIGTERM, SIGINT);
-  signals->async_wait([this, signals](const error_code& ec, int sig) {
-    if (ec) return;
-    log(LogLevel::kInfo, "signal received, draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    request_stop();
-  });
+  asio::co_spawn(workers_[0]->io(), signal_loop(), asio::detached);
   for (auto& w : workers_) {
     Worker* wp = w.get();
     threads_.emplace_back([this, wp] { run_worker(*wp); });
+  }
+}
+
+void Server::set_reloader(std::unique_ptr<Reloader> reloader) {
+  reloader_ = std::move(reloader);
+  shared_.reloader = reloader_.get();
+}
+
+asio::awaitable<void> Server::signal_loop() {
+  asio::signal_set signals(workers_[0]->io(), SIGTERM, SIGINT, SIGHUP);
+  for (;;) {
+    auto [ec, sig] = co_await signals.async_wait(kTuple);
+    if (ec) co_return;
+    if (sig == SIGHUP) {
+      // A reload reads a file and builds TLS contexts: milliseconds on this worker's loop,
+      // rarely. The outcome is logged and counted by the reloader.
+      if (reloader_) {
+        reloader_->reload();
+      } else {
+        log(LogLevel::kWarn, "SIGHUP ignored: no configuration to reload");
+      }
+      continue;
+    }
+    log(LogLevel::kInfo, "signal received, draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    request_stop();
+    co_return;
   }
 }
 

@@ -2,8 +2,8 @@
 // handling and graceful drain.
 //
 // start() binds every socket before it returns (bind errors throw std::runtime_error naming
-// the address), so a caller that gets past start() knows the ports are open. SIGTERM/SIGINT
-// begin a drain: /readyz turns 503, acceptors close, idle keep-alive connections close, calls
+// the address), so a caller that gets past start() knows the ports are open. SIGHUP reloads
+// the configuration (see reload.h) when a reloader is set. SIGTERM/SIGINT begin a drain: /readyz turns 503, acceptors close, idle keep-alive connections close, calls
 // in flight run to completion (their connections close after the response) until
 // listener.drain_timeout, then whatever remains is cut and the workers stop.
 #pragma once
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "proxy/metrics.h"
+#include "proxy/reload.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
 #include "sinks/sink.h"
@@ -27,6 +28,11 @@ class Server {
  public:
   Server(std::shared_ptr<const Runtime> runtime, SinkSet& sinks);
   ~Server();
+
+  // Enables SIGHUP and POST /admin/reload. Call before start().
+  void set_reloader(std::unique_ptr<Reloader> reloader);
+  Reloader* reloader() { return reloader_.get(); }
+  SharedState& shared() { return shared_; }
 
   void start();
   // Blocks until the server has stopped (after a drain).
@@ -44,8 +50,10 @@ class Server {
   boost::asio::awaitable<void> accept_loop(Worker& w, boost::asio::ip::tcp::acceptor& acceptor);
   boost::asio::awaitable<void> admin_loop(boost::asio::ip::tcp::acceptor& acceptor);
   boost::asio::awaitable<void> drain_watch();
+  boost::asio::awaitable<void> signal_loop();
 
   SharedState shared_;
+  std::unique_ptr<Reloader> reloader_;
   std::unique_ptr<ProxyMetrics> metrics_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;

@@ -20,11 +20,13 @@
 namespace sluice {
 
 class ClientConnection;
+class Reloader;
 
 struct SharedState {
   RuntimeHolder runtime;
   ProxyMetrics* metrics = nullptr;
   SinkSet* sinks = nullptr;
+  Reloader* reloader = nullptr;  // null: reload unavailable
   std::atomic<bool> draining{false};
 };
 

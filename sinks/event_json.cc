@@ -66,7 +66,8 @@ void write_fragment(JsonWriter& w, std::string_view json) {
   }
 }
 
-void write_nullable_int(JsonWriter& w, std::string_view key, std::int64_t v) {
+template <std::size_t N>
+void write_nullable_int(JsonWriter& w, const char (&key)[N], std::int64_t v) {
   w.key(key);
   if (v < 0) {
     w.null();

@@ -18,6 +18,7 @@
 //    is_json_object() is there to check untrusted fragments first.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -35,6 +36,26 @@ class JsonWriter {
 
   // Writes "k": (with a leading comma when needed). Must be followed by exactly one value.
   void key(std::string_view k);
+  // A string literal key: when its characters need no escaping (plain ASCII, no quote,
+  // backslash or control character; a check the compiler folds for a literal), it is copied
+  // as is, in one append.
+  template <std::size_t N>
+  void key(const char (&k)[N]) {
+    static_assert(N >= 1);
+    if (!plain_literal(k, N - 1)) {
+      key(std::string_view(k, N - 1));
+      return;
+    }
+    char buf[N + 3];
+    std::size_t n = 0;
+    if (need_comma_) buf[n++] = ',';
+    buf[n++] = '"';
+    for (std::size_t i = 0; i + 1 < N; ++i) buf[n++] = k[i];
+    buf[n++] = '"';
+    buf[n++] = ':';
+    out_.append(buf, n);
+    need_comma_ = false;
+  }
 
   void string(std::string_view s);
   void int64(std::int64_t v);
@@ -43,16 +64,19 @@ class JsonWriter {
   // Appends a JSON value given as text, unchanged. It must be valid JSON (see is_json_object).
   void raw(std::string_view json);
 
-  // Convenience: key(k) followed by the value.
-  void member(std::string_view k, std::string_view v) {
+  // Convenience: key(k) followed by the value (K: a string literal or a string_view).
+  template <typename K>
+  void member(const K& k, std::string_view v) {
     key(k);
     string(v);
   }
-  void member_int64(std::string_view k, std::int64_t v) {
+  template <typename K>
+  void member_int64(const K& k, std::int64_t v) {
     key(k);
     int64(v);
   }
-  void member_bool(std::string_view k, bool v) {
+  template <typename K>
+  void member_bool(const K& k, bool v) {
     key(k);
     boolean(v);
   }
@@ -61,6 +85,13 @@ class JsonWriter {
   static void append_quoted(std::string& out, std::string_view s);
 
  private:
+  static constexpr bool plain_literal(const char* k, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(k[i]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
+  }
   void comma() {
     if (need_comma_) out_.push_back(',');
   }

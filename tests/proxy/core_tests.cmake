@@ -7,6 +7,10 @@
 # use no Asio I/O beyond Beast's header container, so they skip the Asio precompiled header
 # that sluice_asio propagates (it would otherwise be rebuilt once per test target).
 set(_sluice_core_tests router identity http_heads local_reply metrics)
+# Tests that run real sockets on an io_context (they keep the Asio precompiled header).
+foreach(_t io_deadline reload)
+  sluice_test(${_t}_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/${_t}_test.cc LIBS sluice_proxy)
+endforeach()
 foreach(_t IN LISTS _sluice_core_tests)
   sluice_test(${_t}_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/${_t}_test.cc LIBS sluice_proxy)
   set_target_properties(${_t}_test PROPERTIES DISABLE_PRECOMPILE_HEADERS ON)
