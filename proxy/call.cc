@@ -90,7 +90,15 @@ struct ChunkFrame {
   char size_line[20];
   std::size_t size_len = 0;
   std::array<asio::const_buffer, 3> buffers(std::string_view data) {
-    size_len = static_cast<std::size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
+    // Hex digits by hand: snprintf cost more than the rest of a small stream event's relay.
+    static constexpr char kHexDigits[] = "0123456789abcdef";
+    char digits[16];
+    std::size_t n = 0;
+    for (std::size_t v = data.size(); v != 0 || n == 0; v >>= 4) digits[n++] = kHexDigits[v & 0xF];
+    size_len = 0;
+    while (n > 0) size_line[size_len++] = digits[--n];
+    size_line[size_len++] = '\r';
+    size_line[size_len++] = '\n';
     return {asio::buffer(size_line, size_len), asio::buffer(data.data(), data.size()),
             asio::buffer("\r\n", 2)};
   }
