@@ -16,6 +16,7 @@ std::optional<Fault> parse_fault(std::string_view name) {
   if (name == "slow-headers") return Fault::kSlowHeaders;
   if (name == "close-before-headers") return Fault::kCloseBeforeHeaders;
   if (name == "error-event") return Fault::kErrorEvent;
+  if (name == "gzip") return Fault::kGzip;
   return std::nullopt;
 }
 

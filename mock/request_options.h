@@ -28,6 +28,7 @@ enum class Fault {
   kSlowHeaders,         // "slow-headers"
   kCloseBeforeHeaders,  // "close-before-headers"
   kErrorEvent,          // "error-event"
+  kGzip,                // "gzip": a non-streamed body sent gzip-encoded whatever was asked
 };
 
 std::optional<Fault> parse_fault(std::string_view name);

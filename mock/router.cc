@@ -1,5 +1,7 @@
 #include "mock/router.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 
 #include "mock/generation.h"
@@ -57,6 +59,23 @@ std::string error_tail(Api api, std::size_t seq_no) {
 }
 
 // Faults that change a normal answer: cut it short, inject a bad event, drop the connection.
+// gzip (RFC 1952) of `data`, with zlib.
+std::string gzip(const std::string& data) {
+  z_stream z{};
+  // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return data;
+  std::string out(deflateBound(&z, data.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : data;
+}
+
 void apply_fault(Plan& p, Api api, Fault fault) {
   if (p.streaming) {
     const std::size_t half = std::max<std::size_t>(1, p.events.size() / 2);
@@ -96,6 +115,10 @@ void apply_fault(Plan& p, Api api, Fault fault) {
       break;
     case Fault::kMalformedSse:  // not a stream: answer with invalid JSON instead
       p.body.resize(p.body.size() / 2);
+      break;
+    case Fault::kGzip:  // an upstream that ignores Accept-Encoding: identity
+      p.body = gzip(p.body);
+      p.headers.push_back({"Content-Encoding", "gzip"});
       break;
     default:
       break;

@@ -496,6 +496,15 @@ asio::awaitable<bool> Call::exchange() {
   }
   std::string_view ctype = res[http::field::content_type];
   bool sse = istarts_with(ctype, "text/event-stream");
+  // Sluice asked for identity; an upstream that compresses anyway is relayed untouched, but its
+  // usage cannot be read (the event falls back to the estimate): counted and logged.
+  if (auto ce = res[http::field::content_encoding]; !ce.empty() && !iequals(ce, "identity")) {
+    metrics_.upstream_compressed.fetch_add(1, std::memory_order_relaxed);
+    log_throttled(LogLevel::kWarn, "compressed:" + upstream_->name,
+                  "upstream compressed its response despite Accept-Encoding: identity",
+                  {{"upstream", upstream_->name}, {"content_encoding", std::string(ce.substr(0, 32))}});
+    sse = false;  // a compressed stream cannot be framed: relay its bytes as they come
+  }
   bool buffer_whole = false;
   if (!sse && ctx_.response_status / 100 == 2) {
     for (auto& f : filters_) buffer_whole = buffer_whole || f->wants_response_body();

@@ -173,6 +173,7 @@ void ProxyMetrics::render(std::string& out) const {
   gauge(out, "sluice_upstream_connect_errors_total", "counter", "Failed upstream connection attempts.", ld(upstream_connect_errors));
   gauge(out, "sluice_upstream_reused_total", "counter", "Calls served on a pooled upstream connection.", ld(upstream_reused));
   gauge(out, "sluice_upstream_retries_total", "counter", "Calls retried once on a fresh connection after a stale pooled one failed.", ld(upstream_retries));
+  gauge(out, "sluice_upstream_compressed_responses_total", "counter", "Upstream responses with a Content-Encoding although Sluice asked for identity (relayed; usage unreadable).", ld(upstream_compressed));
   gauge(out, "sluice_upstream_idle_connections", "gauge", "Idle pooled upstream connections.", ld(upstream_idle));
   gauge(out, "sluice_sse_oversize_events_total", "counter", "SSE events larger than max_sse_event_bytes (passed through unparsed).", ld(sse_oversize_events));
   gauge(out, "sluice_sse_malformed_events_total", "counter", "SSE events whose data was not the JSON the adapter expected.", ld(sse_malformed_events));

@@ -67,6 +67,7 @@ class ProxyMetrics {
   std::atomic<std::uint64_t> upstream_connect_errors{0};
   std::atomic<std::uint64_t> upstream_reused{0};
   std::atomic<std::uint64_t> upstream_retries{0};
+  std::atomic<std::uint64_t> upstream_compressed{0};  // responses encoded despite identity
   std::atomic<std::int64_t> upstream_idle{0};
   std::atomic<std::uint64_t> sse_oversize_events{0};
   std::atomic<std::uint64_t> sse_malformed_events{0};

@@ -124,3 +124,17 @@ sinks: {{jsonl: {{events_path: "@EVENTS@"}}}}
         oa(sl).chat.completions.create(model="gpt-4o", messages=MSG)
     assert e.value.status_code == 502
     assert sl.wait_calls(1)[-1]["error"]["class"] == "upstream_connect"
+
+
+def test_compressed_upstream_response_is_relayed_and_counted(sluice, mock):
+    # An upstream that gzips although Sluice asked for identity: the client still gets the
+    # response (its HTTP stack decodes it), the usage cannot be read, so it is estimated.
+    r = oa(sluice).chat.completions.create(model="gpt-4o", messages=MSG, extra_headers=fault("gzip"))
+    assert r.choices[0].message.content
+    assert sluice.metric("sluice_upstream_compressed_responses_total") == 1
+    ev = sluice.wait_calls(1)[0]
+    assert ev["status"] == 200 and ev["error"] is None
+    assert ev["usage"]["source"] == "estimated"
+    # What Sluice sent upstream asked for an uncompressed response.
+    sent = mock.requests()[-1]
+    assert {k.lower(): v for k, v in sent["headers"].items()}.get("accept-encoding") == "identity"

@@ -127,6 +127,7 @@ TEST(ProxyMetrics, RecordCallThenRender) {
   m.connections_active = 3;
   m.connections_total = 17;
   m.upstream_retries = 1;
+  m.upstream_compressed = 3;
 
   std::string out;
   m.render(out);
@@ -180,6 +181,7 @@ TEST(ProxyMetrics, RecordCallThenRender) {
   EXPECT_TRUE(contains_line(out, "sluice_connections_total 17"));
   EXPECT_TRUE(contains_line(out, "# TYPE sluice_connections_total counter"));
   EXPECT_TRUE(contains_line(out, "sluice_upstream_retries_total 1"));
+  EXPECT_TRUE(contains_line(out, "sluice_upstream_compressed_responses_total 3"));
   EXPECT_TRUE(contains_line(out, "sluice_calls_active 0"));
 }
 
