@@ -633,6 +633,18 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
     if (ec == http::error::need_buffer) ec = {};
     std::size_t n = sizeof buf_ - res.body().size;
     if (n > 0) process(std::string_view(buf_, n));
+    // Beast parses one chunk per read: parse the rest of what this read brought (no I/O), so
+    // that a burst of events goes out in one write.
+    while (!ec && !parser.is_done() && up.buffered() > 0) {
+      res.body().data = buf_;
+      res.body().size = sizeof buf_;
+      bool progressed = false;
+      ec = up.parse_buffered(parser, progressed);
+      if (ec == http::error::need_buffer) ec = {};
+      std::size_t more = sizeof buf_ - res.body().size;
+      if (more > 0) process(std::string_view(buf_, more));
+      if (!progressed) break;
+    }
     if (ec) break;
     if (!out.empty() || !pending_head_.empty()) {
       bool ok = co_await write_chunk(out);
@@ -711,6 +723,14 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
     ec = co_await up.read_some(parser, upstream_->read_timeout);
     upstream_wait_us_ += us_since(t);
     if (ec == http::error::need_buffer) ec = {};
+    // Beast parses one chunk of a chunked body per read: parse the rest of what this read
+    // brought (no I/O), so that a burst goes out in one write.
+    while (!ec && !parser.is_done() && up.buffered() > 0 && res.body().size > 0) {
+      bool progressed = false;
+      ec = up.parse_buffered(parser, progressed);
+      if (ec == http::error::need_buffer) ec = {};
+      if (!progressed) break;
+    }
     std::size_t n = sizeof buf_ - res.body().size;
     if (n > 0) {
       std::string_view data(buf_, n);

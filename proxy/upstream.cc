@@ -115,6 +115,23 @@ asio::awaitable<error_code> UpstreamConn::read_some(ResponseParser& parser,
   co_return deadline_.done(ec);
 }
 
+error_code UpstreamConn::parse_buffered(ResponseParser& parser, bool& progressed) {
+  progressed = false;
+  error_code ec;
+  while (buffer_.size() > 0 && !parser.is_done()) {
+    std::size_t used = parser.put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (used > 0) progressed = true;
+    if (ec == http::error::need_more) {
+      ec = {};
+      if (used == 0) break;  // an incomplete element: wait for the network
+      continue;
+    }
+    if (ec || used == 0) break;  // need_buffer (body buffer full) or a parse error
+  }
+  return ec;
+}
+
 asio::awaitable<error_code> UpstreamConn::handshake() {
   auto* tls = std::get_if<Tls>(&stream_);
   if (tls == nullptr) co_return error_code{};

@@ -84,6 +84,9 @@ class UpstreamConn {
   // Reads once from the socket and parses; body bytes land in parser's buffer_body.
   boost::asio::awaitable<boost::system::error_code> read_some(ResponseParser& parser,
                                                               std::chrono::milliseconds timeout);
+  // Parses bytes already read (no I/O) until the parser needs more input, its body buffer is
+  // full (need_buffer) or the message is done; `progressed` tells whether any byte was used.
+  boost::system::error_code parse_buffered(ResponseParser& parser, bool& progressed);
 
   bool reused = false;
   std::chrono::steady_clock::time_point idle_since{};
