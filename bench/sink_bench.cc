@@ -11,46 +11,16 @@
 #include "sinks/event_id.h"
 #include "sinks/event_json.h"
 #include "sinks/jsonl/jsonl_sink.h"
+#include "tests/sinks/sample_events.h"
 
 namespace sluice {
 namespace {
 
-// A streamed chat completion with the fields a production call fills in, and the two filter
-// reports (PII, budget) a typical chain adds.
+// A streamed chat completion with the fields a production call fills in and two filter
+// reports (the sink tests' sample), with a fresh id as on the request path.
 CallEvent realistic_event() {
-  CallEvent e;
+  CallEvent e = test_data::sample_call_event();
   e.event_id = new_event_id();
-  e.request_id = "req_7f3a9c2e4b1d90aa";
-  e.start_unix_us = 1795827723456789;
-  e.identity = {"acme-corp", "search-platform", "answer-bot", "9f86d081884c7d65", "virtual"};
-  e.provider = "openai";
-  e.upstream = "openai-prod";
-  e.endpoint = "chat.completions";
-  e.method = "POST";
-  e.path = "/v1/chat/completions";
-  e.requested_model = "gpt-4o";
-  e.served_model = "gpt-4o-2024-08-06";
-  e.stream = true;
-  e.status = 200;
-  e.finish_reason = "stop";
-  e.ttfb_us = 412345;
-  e.total_us = 2876543;
-  e.upstream_us = 2871000;
-  e.overhead_us = 5543;
-  e.usage = {1200, 1024, 0, 350, 64, TokenUsage::Source::kProvider};
-  e.cost_micro_usd = 4250;
-  e.request_bytes = 5321;
-  e.response_bytes = 18876;
-  e.sse_events = 87;
-  e.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  e.filter_fields = {
-      {"pii", R"({"findings":[{"type":"email","place":"request","count":2},)"
-              R"({"type":"phone","place":"response","count":1}],"action":"redact",)"
-              R"("held_back_bytes_max":64})"},
-      {"budget", R"({"scope":"tenant","reserved_micro_usd":6000,"settled_micro_usd":4250,)"
-                 R"("remaining_micro_usd":995750,"state":"ok"})"},
-  };
-  e.alerts = 1;
   return e;
 }
 

@@ -25,6 +25,22 @@ bool token_ok(std::string_view header, const std::string& token) {
     return false;
   return CRYPTO_memcmp(header.data() + 7, token.data(), token.size()) == 0;
 }
+// The /admin/* gate: 404 when no token is configured, 401 without the right one. True when
+// the request may go on; otherwise `res` holds the refusal.
+template <typename Request, typename Response>
+bool admin_allowed(const Request& req, const std::string& token, Response& res) {
+  if (token.empty()) {
+    res.result(http::status::not_found);
+    res.body() = "admin endpoints are off: set listener.admin_token\n";
+    return false;
+  }
+  if (!token_ok(req[http::field::authorization], token)) {
+    res.result(http::status::unauthorized);
+    res.body() = "admin token required\n";
+    return false;
+  }
+  return true;
+}
 }  // namespace
 
 asio::awaitable<void> serve_admin(asio::ip::tcp::socket socket, AdminContext ctx) {
@@ -46,12 +62,8 @@ asio::awaitable<void> serve_admin(asio::ip::tcp::socket socket, AdminContext ctx
     bool draining = ctx.shared->draining.load();
     const std::string& token = rt->config().listener.admin_token;
     if (target == "/admin/reload") {
-      if (token.empty()) {
-        res.result(http::status::not_found);
-        res.body() = "admin endpoints are off: set listener.admin_token\n";
-      } else if (!token_ok(req[http::field::authorization], token)) {
-        res.result(http::status::unauthorized);
-        res.body() = "admin token required\n";
+      if (!admin_allowed(req, token, res)) {
+        // refused: 404 or 401
       } else if (req.method() != http::verb::post) {
         res.result(http::status::method_not_allowed);
         res.set(http::field::allow, "POST");
@@ -86,13 +98,7 @@ asio::awaitable<void> serve_admin(asio::ip::tcp::socket socket, AdminContext ctx
       if (ctx.shared->reloader != nullptr) ctx.shared->reloader->render_metrics(out);
       res.body() = std::move(out);
     } else if (target == "/admin/status") {
-      if (token.empty()) {
-        res.result(http::status::not_found);
-        res.body() = "admin endpoints are off: set listener.admin_token\n";
-      } else if (!token_ok(req[http::field::authorization], token)) {
-        res.result(http::status::unauthorized);
-        res.body() = "admin token required\n";
-      } else {
+      if (admin_allowed(req, token, res)) {
         auto up = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::steady_clock::now() - ctx.started).count();
         res.result(http::status::ok);

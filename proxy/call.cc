@@ -186,6 +186,18 @@ class Call {
   asio::awaitable<bool> relay_buffered(UpstreamConn& up, ResponseParser& parser,
                                        bool& upstream_ok);
   asio::awaitable<bool> write_chunk(std::string_view data) { return write_out(data, true, false); }
+  // Usage, served model and finish reason from a whole (non-streamed) response body.
+  void take_response_facts(std::string_view body) {
+    ResponseFacts facts;
+    if (!read_response(route_.api, upstream_->provider, body, facts)) return;
+    if (facts.usage.source == TokenUsage::Source::kProvider) ctx_.usage = facts.usage;
+    if (!facts.served_model.empty()) ctx_.served_model = facts.served_model;
+    ctx_.finish_reason = facts.finish_reason;
+  }
+  // One upstream read into buf_, plus every chunk that read brought (Beast parses one chunk
+  // per read; the rest needs no I/O). Returns how many body bytes are in buf_.
+  asio::awaitable<std::size_t> read_body(UpstreamConn& up, ResponseParser& parser,
+                                         error_code& ec);
   // Writes, in one system call: the pending response head (if any), `data` (chunk-framed
   // when `chunked`), and the final chunk when `last` and `chunked`.
   asio::awaitable<bool> write_out(std::string_view data, bool chunked, bool last);
@@ -541,6 +553,24 @@ asio::awaitable<bool> Call::upstream_failed(LocalReply reply) {
   co_return co_await conn_.send_local_reply(reply, ctx_.provider, ctx_.request_id, true);
 }
 
+asio::awaitable<std::size_t> Call::read_body(UpstreamConn& up, ResponseParser& parser,
+                                             error_code& ec) {
+  auto& res = parser.get();
+  res.body().data = buf_;
+  res.body().size = sizeof buf_;
+  auto t = Clock::now();
+  ec = co_await up.read_some(parser, upstream_->read_timeout);
+  upstream_wait_us_ += us_since(t);
+  if (ec == http::error::need_buffer) ec = {};
+  while (!ec && !parser.is_done() && up.buffered() > 0 && res.body().size > 0) {
+    bool progressed = false;
+    ec = up.parse_buffered(parser, progressed);
+    if (ec == http::error::need_buffer) ec = {};
+    if (!progressed) break;
+  }
+  co_return sizeof buf_ - res.body().size;
+}
+
 asio::awaitable<bool> Call::write_out(std::string_view data, bool chunked, bool last) {
   std::array<asio::const_buffer, 5> bufs;
   std::size_t k = 0;
@@ -625,26 +655,8 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   };
 
   while (!parser.is_done() && !ended_by_filter) {
-    res.body().data = buf_;
-    res.body().size = sizeof buf_;
-    auto t = Clock::now();
-    ec = co_await up.read_some(parser, upstream_->read_timeout);
-    upstream_wait_us_ += us_since(t);
-    if (ec == http::error::need_buffer) ec = {};
-    std::size_t n = sizeof buf_ - res.body().size;
+    std::size_t n = co_await read_body(up, parser, ec);
     if (n > 0) process(std::string_view(buf_, n));
-    // Beast parses one chunk per read: parse the rest of what this read brought (no I/O), so
-    // that a burst of events goes out in one write.
-    while (!ec && !parser.is_done() && up.buffered() > 0) {
-      res.body().data = buf_;
-      res.body().size = sizeof buf_;
-      bool progressed = false;
-      ec = up.parse_buffered(parser, progressed);
-      if (ec == http::error::need_buffer) ec = {};
-      std::size_t more = sizeof buf_ - res.body().size;
-      if (more > 0) process(std::string_view(buf_, more));
-      if (!progressed) break;
-    }
     if (ec) break;
     if (!out.empty() || !pending_head_.empty()) {
       bool ok = co_await write_chunk(out);
@@ -717,21 +729,7 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
   bool sent_last = false;
   error_code ec;
   while (!parser.is_done()) {
-    res.body().data = buf_;
-    res.body().size = sizeof buf_;
-    auto t = Clock::now();
-    ec = co_await up.read_some(parser, upstream_->read_timeout);
-    upstream_wait_us_ += us_since(t);
-    if (ec == http::error::need_buffer) ec = {};
-    // Beast parses one chunk of a chunked body per read: parse the rest of what this read
-    // brought (no I/O), so that a burst goes out in one write.
-    while (!ec && !parser.is_done() && up.buffered() > 0 && res.body().size > 0) {
-      bool progressed = false;
-      ec = up.parse_buffered(parser, progressed);
-      if (ec == http::error::need_buffer) ec = {};
-      if (!progressed) break;
-    }
-    std::size_t n = sizeof buf_ - res.body().size;
+    std::size_t n = co_await read_body(up, parser, ec);
     if (n > 0) {
       std::string_view data(buf_, n);
       if (keep_copy && copy_complete) {
@@ -769,12 +767,7 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
   }
   upstream_ok = true;
   if (keep_copy && copy_complete) {
-    ResponseFacts facts;
-    if (read_response(route_.api, upstream_->provider, copy, facts)) {
-      if (facts.usage.source == TokenUsage::Source::kProvider) ctx_.usage = facts.usage;
-      if (!facts.served_model.empty()) ctx_.served_model = facts.served_model;
-      ctx_.finish_reason = facts.finish_reason;
-    }
+    take_response_facts(copy);
   }
   if (!sent_last) co_return co_await write_out({}, chunked, true);
   co_return true;
@@ -788,13 +781,7 @@ asio::awaitable<bool> Call::relay_buffered(UpstreamConn& up, ResponseParser& par
   std::string body;
   error_code ec;
   while (!parser.is_done()) {
-    res.body().data = buf_;
-    res.body().size = sizeof buf_;
-    auto t = Clock::now();
-    ec = co_await up.read_some(parser, upstream_->read_timeout);
-    upstream_wait_us_ += us_since(t);
-    if (ec == http::error::need_buffer) ec = {};
-    std::size_t n = sizeof buf_ - res.body().size;
+    std::size_t n = co_await read_body(up, parser, ec);
     if (body.size() + n > upstream_->max_response_body_bytes) {
       ec = http::error::body_limit;
       break;
@@ -815,12 +802,7 @@ asio::awaitable<bool> Call::relay_buffered(UpstreamConn& up, ResponseParser& par
     co_return co_await conn_.send_local_reply(r, ctx_.provider, ctx_.request_id, false);
   }
   upstream_ok = true;
-  ResponseFacts facts;
-  if (read_response(route_.api, upstream_->provider, body, facts)) {
-    if (facts.usage.source == TokenUsage::Source::kProvider) ctx_.usage = facts.usage;
-    ctx_.served_model = facts.served_model;
-    ctx_.finish_reason = facts.finish_reason;
-  }
+  take_response_facts(body);
   for (auto& f : filters_) {
     if (f->wants_response_body()) f->on_response_body(ctx_, body);
   }

@@ -77,15 +77,10 @@ bool is_hop_by_hop(http::field f, std::string_view name) {
 
 // Field names listed in the Connection header are hop-by-hop too. Views into the fields;
 // "keep-alive" and "close" (the usual values) name no field and are left out.
-struct ConnectionTokens {
-  static constexpr std::size_t kMax = 16;
-  std::string_view tokens[kMax];
-  std::size_t count = 0;
-  bool overflow = false;  // more tokens than kMax: fall back to scanning the header again
-};
-
-ConnectionTokens connection_tokens(const http::fields& f) {
-  ConnectionTokens out;
+// Calls fn(token) for each comma-separated, trimmed, non-empty token of every Connection
+// field; stops early when fn returns true, and then returns true.
+template <typename Fn>
+bool for_each_connection_token(const http::fields& f, Fn&& fn) {
   for (const auto& field : f) {
     if (field.name() != http::field::connection) continue;
     std::string_view v = field.value();
@@ -95,42 +90,40 @@ ConnectionTokens connection_tokens(const http::fields& f) {
       std::string_view tok = v.substr(i, comma == std::string_view::npos ? v.npos : comma - i);
       while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
       while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-      if (!tok.empty() && !iequals(tok, "keep-alive") && !iequals(tok, "close")) {
-        if (out.count < ConnectionTokens::kMax) out.tokens[out.count++] = tok;
-        else out.overflow = true;
-      }
-      if (comma == std::string_view::npos) break;
-      i = comma + 1;
-    }
-  }
-  return out;
-}
-
-bool named_in_connection(const http::fields& fields, const ConnectionTokens& t,
-                         std::string_view name) {
-  std::string lname;
-  for (std::size_t i = 0; i < t.count; ++i) {
-    if (t.tokens[i].size() != name.size()) continue;
-    if (lname.empty()) lname = lower(name);
-    if (iequals(t.tokens[i], lname)) return true;
-  }
-  if (!t.overflow) return false;
-  // Rare: more tokens than the cap; scan the header again without one.
-  for (const auto& field : fields) {
-    if (field.name() != http::field::connection) continue;
-    std::string_view v = field.value();
-    std::size_t i = 0;
-    while (i < v.size()) {
-      auto comma = v.find(',', i);
-      std::string_view tok = v.substr(i, comma == std::string_view::npos ? v.npos : comma - i);
-      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
-      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-      if (lower(tok) == lower(name)) return true;
+      if (!tok.empty() && fn(tok)) return true;
       if (comma == std::string_view::npos) break;
       i = comma + 1;
     }
   }
   return false;
+}
+
+struct ConnectionTokens {
+  static constexpr std::size_t kMax = 16;
+  std::string_view tokens[kMax];
+  std::size_t count = 0;
+  bool overflow = false;  // more tokens than kMax: fall back to scanning the header again
+};
+
+ConnectionTokens connection_tokens(const http::fields& f) {
+  ConnectionTokens out;
+  for_each_connection_token(f, [&](std::string_view tok) {
+    if (iequals(tok, "keep-alive") || iequals(tok, "close")) return false;
+    if (out.count < ConnectionTokens::kMax) out.tokens[out.count++] = tok;
+    else out.overflow = true;
+    return false;
+  });
+  return out;
+}
+
+bool named_in_connection(const http::fields& fields, const ConnectionTokens& t,
+                         std::string_view name) {
+  const std::string lname = lower(name);
+  for (std::size_t i = 0; i < t.count; ++i)
+    if (iequals(t.tokens[i], lname)) return true;
+  if (!t.overflow) return false;
+  // Rare: more tokens than the cap; scan the header again without one.
+  return for_each_connection_token(fields, [&](std::string_view tok) { return iequals(tok, lname); });
 }
 
 bool skip(const http::fields& fields, const ConnectionTokens& t, const http::fields::value_type& f) {
