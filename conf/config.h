@@ -102,6 +102,32 @@ struct JsonlSinkSettings {
   std::size_t max_queue_records = 65536;
 };
 
+// sinks.kafka: events and alerts to Kafka through a durable local spool (docs/kafka.md).
+struct KafkaSinkSettings {
+  enum class Fsync { kInterval, kNever, kAlways };
+  enum class FullPolicy { kDropNewest, kFailClosed };
+  bool enabled = false;  // true when the section is present, unless `enabled: false`
+  std::string bootstrap_servers;
+  std::string events_topic = "sluice.events";
+  std::string alerts_topic = "sluice.alerts";
+  std::string client_id = "sluice";
+  // Pass-through librdkafka settings (SASL, SSL, ...), in file order. The values are checked
+  // against librdkafka when the sink is built (start-up and check-config): the loader does not
+  // link librdkafka. property_locations[i] is "file:line:col" of properties[i], for that error.
+  std::vector<std::pair<std::string, std::string>> properties;
+  std::vector<std::string> property_locations;
+  std::string spool_dir = "sluice-spool";
+  std::size_t spool_max_bytes = std::size_t{1} << 30;
+  std::size_t spool_segment_bytes = std::size_t{64} << 20;
+  Fsync fsync = Fsync::kInterval;
+  Millis fsync_interval{10};
+  FullPolicy full_policy = FullPolicy::kDropNewest;
+  std::size_t max_queue_records = 65536;
+  Millis message_timeout{60'000};  // librdkafka message.timeout.ms; then produced again
+  Millis linger{5};                // librdkafka linger.ms
+  Millis shutdown_timeout{5'000};  // how long stop() keeps delivering before leaving the rest spooled
+};
+
 struct LogConfig {
   std::string level = "info";  // debug, info, warn, error
   bool access_log = false;     // one JSON line per call on stderr
@@ -118,6 +144,7 @@ struct Config {
   std::map<std::string, std::shared_ptr<const FilterConfig>, std::less<>> filter_configs;
   IdentityConfig identity;
   JsonlSinkSettings jsonl;
+  KafkaSinkSettings kafka;
   LogConfig log;
 
   const UpstreamConfig* find_upstream(std::string_view name) const;

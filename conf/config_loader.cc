@@ -31,8 +31,12 @@ SLUICE_KEYS(kIdentityKeys, "allow_provider_keys", "default", "provider_keys", "v
 SLUICE_KEYS(kIdentityRuleKeys, "tenant", "team", "app");
 SLUICE_KEYS(kProviderKeyKeys, "fingerprint", "tenant", "team", "app");
 SLUICE_KEYS(kVirtualKeyKeys, "key", "tenant", "team", "app", "upstream_keys");
-SLUICE_KEYS(kSinksKeys, "jsonl");
+SLUICE_KEYS(kSinksKeys, "jsonl", "kafka");
 SLUICE_KEYS(kJsonlKeys, "enabled", "events_path", "alerts_path", "max_queue_records");
+SLUICE_KEYS(kKafkaKeys, "enabled", "bootstrap_servers", "events_topic", "alerts_topic", "client_id",
+            "message_timeout", "linger", "shutdown_timeout", "properties", "spool");
+SLUICE_KEYS(kKafkaSpoolKeys, "dir", "max_bytes", "segment_bytes", "fsync", "fsync_interval",
+            "full_policy", "max_queue_records");
 SLUICE_KEYS(kLogKeys, "level", "access_log");
 #undef SLUICE_KEYS
 
@@ -244,6 +248,90 @@ void read_routes(const ConfigNode& n, Config& cfg) {
   }
 }
 
+bool valid_topic(const std::string& t) {
+  if (t.empty() || t.size() > 249 || t == "." || t == "..") return false;
+  return t.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+         std::string::npos;
+}
+
+// librdkafka settings Sluice sets itself: the sink's guarantees rest on them, or a key of ours
+// says the same thing.
+const char* reserved_kafka_property(const std::string& name) {
+  static const std::pair<const char*, const char*> kReserved[] = {
+      {"bootstrap.servers", "use sinks.kafka.bootstrap_servers"},
+      {"metadata.broker.list", "use sinks.kafka.bootstrap_servers"},
+      {"client.id", "use sinks.kafka.client_id"},
+      {"message.timeout.ms", "use sinks.kafka.message_timeout"},
+      {"delivery.timeout.ms", "use sinks.kafka.message_timeout"},
+      {"linger.ms", "use sinks.kafka.linger"},
+      {"queue.buffering.max.ms", "use sinks.kafka.linger"},
+      {"enable.idempotence", "always true: the sink relies on it for ordering without duplicates"},
+      {"acks", "always all: a record is released from the spool only once every replica has it"},
+      {"request.required.acks", "always all: a record is released only once every replica has it"},
+  };
+  for (const auto& [k, why] : kReserved)
+    if (name == k) return why;
+  return nullptr;
+}
+
+void read_kafka(const ConfigNode& n, KafkaSinkSettings& k) {
+  if (!n.defined()) return;
+  n.check_keys(kKafkaKeys);
+  k.enabled = true;
+  n["enabled"].read(k.enabled);
+  n["bootstrap_servers"].read(k.bootstrap_servers);
+  n["events_topic"].read(k.events_topic);
+  n["alerts_topic"].read(k.alerts_topic);
+  n["client_id"].read(k.client_id);
+  n["message_timeout"].read_duration(k.message_timeout, 1s, 24h);
+  n["linger"].read_duration(k.linger, 0ms, 1s);
+  n["shutdown_timeout"].read_duration(k.shutdown_timeout, 0ms, 10min);
+  if (k.enabled && k.bootstrap_servers.empty()) {
+    if (n["bootstrap_servers"].defined()) n["bootstrap_servers"].error("must not be empty");
+    else n.require("bootstrap_servers");
+  }
+  for (const char* t : {"events_topic", "alerts_topic"}) {
+    const std::string& v = std::string_view(t) == "events_topic" ? k.events_topic : k.alerts_topic;
+    if (!valid_topic(v))
+      n[t].error("not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -), got \"" + v + "\"");
+  }
+  if (k.client_id.empty()) n["client_id"].error("must not be empty");
+  for (auto& [name, val] : n["properties"].entries()) {
+    if (const char* why = reserved_kafka_property(name)) {
+      val.error(std::string("set by Sluice: ") + why);
+      continue;
+    }
+    std::string v;
+    val.read(v);
+    const YAML::Mark m = val.yaml().Mark();
+    k.property_locations.push_back(n.errors().file() + ":" + std::to_string(m.line + 1) + ":" +
+                                   std::to_string(m.column + 1) + ": " + val.path());
+    k.properties.emplace_back(name, std::move(v));
+  }
+  ConfigNode sp = n["spool"];
+  sp.check_keys(kKafkaSpoolKeys);
+  sp["dir"].read(k.spool_dir);
+  if (k.spool_dir.empty()) sp["dir"].error("must not be empty");
+  sp["max_bytes"].read_size(k.spool_max_bytes, 64 * 1024, std::size_t{1} << 50);
+  sp["segment_bytes"].read_size(k.spool_segment_bytes, 64 * 1024, std::size_t{1} << 40);
+  if (k.spool_segment_bytes > k.spool_max_bytes)
+    (sp["segment_bytes"].defined() ? sp["segment_bytes"] : sp["max_bytes"])
+        .error("segment_bytes must not exceed max_bytes");
+  switch (sp["fsync"].read_choice({"interval", "never", "always"})) {
+    case 0: k.fsync = KafkaSinkSettings::Fsync::kInterval; break;
+    case 1: k.fsync = KafkaSinkSettings::Fsync::kNever; break;
+    case 2: k.fsync = KafkaSinkSettings::Fsync::kAlways; break;
+    default: break;
+  }
+  sp["fsync_interval"].read_duration(k.fsync_interval, 1ms, 10s);
+  switch (sp["full_policy"].read_choice({"drop_newest", "fail_closed"})) {
+    case 0: k.full_policy = KafkaSinkSettings::FullPolicy::kDropNewest; break;
+    case 1: k.full_policy = KafkaSinkSettings::FullPolicy::kFailClosed; break;
+    default: break;
+  }
+  sp["max_queue_records"].read_size(k.max_queue_records, 16, 10'000'000);
+}
+
 void check_filter_names(const ConfigNode& n, const std::vector<std::string>& names) {
   for (const auto& name : names)
     if (find_filter(name) == nullptr) n.error("unknown filter \"" + name + "\"");
@@ -339,6 +427,7 @@ ConfigLoad load_node(const YAML::Node& root, const std::string& source) {
   jsonl["max_queue_records"].read_size(cfg->jsonl.max_queue_records, 16, 10'000'000);
   if (cfg->jsonl.enabled && cfg->jsonl.events_path.empty())
     jsonl["events_path"].error("must not be empty when the sink is enabled");
+  read_kafka(sinks["kafka"], cfg->kafka);
 
   ConfigNode log = top["log"];
   log.check_keys(kLogKeys);
@@ -401,6 +490,10 @@ std::vector<std::string> known_config_keys() {
   add_list("filters.", {"chain"});
   add_list("filters.model_access.rules[].", {"tenant", "team", "app", "allow", "deny"});
   add("sinks.jsonl.", kJsonlKeys);
+  for (auto k : kKafkaKeys)
+    if (k != "properties" && k != "spool") out.push_back("sinks.kafka." + std::string(k));
+  add_list("sinks.kafka.properties.", {"*"});
+  add("sinks.kafka.spool.", kKafkaSpoolKeys);
   add("log.", kLogKeys);
   return out;
 }

@@ -18,6 +18,24 @@ status=0
 echo "== unit tests (ctest)"
 (cd "$build" && ctest --output-on-failure -j "$(nproc)") || status=1
 
+echo "== fuzzing (SseFramer, libFuzzer, 30 s; the corpus is kept between runs)"
+fuzz=$cache/build-fuzz
+corpus=$cache/fuzz-corpus/sse_framer
+mkdir -p "$corpus"
+if cmake -S "$here" -B "$fuzz" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DSLUICE_FUZZ=ON \
+     -DSLUICE_TESTS=OFF -DSLUICE_BENCH=OFF >/dev/null &&
+   cmake --build "$fuzz" --target sse_framer_fuzz >/dev/null; then
+  mkdir -p "$cache/fuzz-artifacts"
+  "$fuzz/tests/fuzz/sse_framer_fuzz" -max_total_time=30 -artifact_prefix="$cache/fuzz-artifacts/" "$corpus" >"$cache/fuzz.log" 2>&1 ||
+    { tail -40 "$cache/fuzz.log"; echo "fuzzing found a failure (reproducer in $cache/fuzz-artifacts)"; status=1; }
+  grep -E "^Done [0-9]+ runs" "$cache/fuzz.log" | tail -1 || true
+else
+  echo "fuzz build failed"; status=1
+fi
+
 echo "== integration tests (pytest)"
 SLUICE_BUILD_DIR=$build "$cache/venv/bin/python" -m pytest -q "$here/tests/integration" "$@" || status=1
+
+echo "== deployment tests (image build steps, Helm chart, .deb, dashboards)"
+SLUICE_CACHE=$cache "$here/tests/deploy/run.sh" || status=1
 exit $status

@@ -1,6 +1,9 @@
 #include "filters/registry.h"
 
+#include "filters/budget/filter.h"
 #include "filters/model_access/filter.h"
+#include "filters/pii/filter.h"
+#include "filters/ratelimit/filter.h"
 
 namespace sluice {
 
@@ -26,6 +29,9 @@ void FilterStats::render_metrics(std::string& out) const {
 const std::vector<FilterFactory>& builtin_filters() {
   static const std::vector<FilterFactory> factories = {
       model_access_factory(),
+      pii_factory(),
+      ratelimit_factory(),
+      budget_factory(),
   };
   return factories;
 }

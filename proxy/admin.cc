@@ -108,7 +108,8 @@ asio::awaitable<void> serve_admin(asio::ip::tcp::socket socket, AdminContext ctx
                      ",\"draining\":" + (draining ? "true" : "false") +
                      ",\"connections\":" + std::to_string(ctx.metrics->connections_active.load()) +
                      ",\"calls_active\":" + std::to_string(ctx.metrics->calls_active.load()) +
-                     ",\"sinks_ready\":" + (ctx.shared->sinks->ready() ? "true" : "false") + "}\n";
+                     ",\"sinks_ready\":" + (ctx.shared->sinks->ready() ? "true" : "false") +
+                     ",\"sinks\":" + ctx.shared->sinks->status_json() + "}\n";
       }
     } else {
       res.result(http::status::not_found);

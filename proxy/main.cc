@@ -12,6 +12,7 @@
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "sinks/jsonl/jsonl_sink.h"
+#include "sinks/kafka/kafka_sink.h"
 #include "sluice_version.h"
 
 namespace {
@@ -31,6 +32,37 @@ constexpr const char* kUsage = R"(usage:
 exit status: 0 success, 1 runtime error, 2 usage or configuration error
 )";
 
+// Errors that do not carry a file:line position yet get the file's name.
+std::string with_file(const std::string& file, const std::string& error) {
+  return error.rfind(file + ":", 0) == 0 ? error : file + ": " + error;
+}
+
+// sinks.kafka as the sink's own settings (sinks/ does not depend on conf/).
+sluice::KafkaSinkConfig kafka_sink_config(const sluice::KafkaSinkSettings& k) {
+  sluice::KafkaSinkConfig c;
+  c.bootstrap_servers = k.bootstrap_servers;
+  c.events_topic = k.events_topic;
+  c.alerts_topic = k.alerts_topic;
+  c.client_id = k.client_id;
+  c.properties = k.properties;
+  c.property_locations = k.property_locations;
+  c.message_timeout = k.message_timeout;
+  c.linger = k.linger;
+  sluice::SpoolConfig& sp = c.writer.spool;
+  sp.dir = k.spool_dir;
+  sp.max_bytes = k.spool_max_bytes;
+  sp.segment_bytes = k.spool_segment_bytes;
+  sp.fsync = k.fsync == sluice::KafkaSinkSettings::Fsync::kAlways  ? sluice::FsyncPolicy::kAlways
+             : k.fsync == sluice::KafkaSinkSettings::Fsync::kNever ? sluice::FsyncPolicy::kNever
+                                                                   : sluice::FsyncPolicy::kInterval;
+  sp.fsync_interval = k.fsync_interval;
+  sp.full_policy = k.full_policy == sluice::KafkaSinkSettings::FullPolicy::kFailClosed
+                       ? sluice::FullPolicy::kFailClosed
+                       : sluice::FullPolicy::kDropNewest;
+  c.writer.max_queue_records = k.max_queue_records;
+  return c;
+}
+
 int check_config(const std::string& path) {
   auto load = sluice::load_config_file(path);
   if (!load.errors.empty()) {
@@ -43,6 +75,11 @@ int check_config(const std::string& path) {
   } catch (const std::exception& e) {
     std::cerr << path << ": " << e.what() << "\n";
     return 2;
+  }
+  if (load.config->kafka.enabled) {
+    auto kafka_errors = sluice::check_kafka_config(kafka_sink_config(load.config->kafka));
+    for (const auto& e : kafka_errors) std::cerr << with_file(path, e) << "\n";
+    if (!kafka_errors.empty()) return 2;
   }
   std::cout << path << ": ok\n";
   return 0;
@@ -149,6 +186,17 @@ int main(int argc, char** argv) {
       jc.max_queue_records = cfg->jsonl.max_queue_records;
       sinks.add(std::make_unique<sluice::JsonlSink>(jc));
     }
+    if (cfg->kafka.enabled) {
+      // Bad librdkafka settings are a configuration error (exit 2), reported like the
+      // loader's; the sink never waits for a broker here.
+      auto kc = kafka_sink_config(cfg->kafka);
+      auto kafka_errors = sluice::check_kafka_config(kc);
+      if (!kafka_errors.empty()) {
+        for (const auto& e : kafka_errors) std::cerr << with_file(cfg->source_file, e) << "\n";
+        return 2;
+      }
+      sinks.add(std::make_unique<sluice::KafkaSink>(std::move(kc)));
+    }
     sluice::Server server(runtime, sinks);
     // SIGHUP and POST /admin/reload read the same file again (listener settings as the file
     // had them, to report which changes need a restart).
@@ -171,7 +219,9 @@ int main(int argc, char** argv) {
       std::rename(tmp.c_str(), ready_file.c_str());
     }
     server.wait();
-    sinks.stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    // Unacknowledged Kafka records stay in the spool for the next start.
+    sinks.stop(std::chrono::steady_clock::now() +
+               (cfg->kafka.enabled ? cfg->kafka.shutdown_timeout : std::chrono::milliseconds(5000)));
     sluice::log(sluice::LogLevel::kInfo, "stopped");
   } catch (const std::exception& e) {
     sluice::log(sluice::LogLevel::kError, "fatal", {{"error", e.what()}});

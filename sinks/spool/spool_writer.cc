@@ -15,22 +15,6 @@ constexpr std::chrono::milliseconds kHousekeeping{250};
 
 }  // namespace
 
-const char* to_string(Durability d) {
-  switch (d) {
-    case Durability::kDurable:
-      return "durable";
-    case Durability::kSyncFailed:
-      return "sync_failed";
-    case Durability::kDropped:
-      return "dropped";
-    case Durability::kRejected:
-      return "rejected";
-    case Durability::kUnknown:
-      return "unknown";
-  }
-  return "?";
-}
-
 SpoolWriter::SpoolWriter(SpoolWriterConfig config)
     : config_(std::move(config)),
       wake_threshold_(std::max<std::size_t>(1, config_.max_queue_records / 2)),
@@ -406,6 +390,8 @@ void SpoolWriter::render_metrics(std::string& out, std::string_view sink) const 
   gauge("sluice_sink_spool_bytes", "Bytes in spool segment files.", s.spool.bytes);
   gauge("sluice_sink_spool_max_bytes", "Configured spool size cap.", config_.spool.max_bytes);
   gauge("sluice_sink_spool_segments", "Spool segment files.", s.spool.segments);
+  gauge("sluice_sink_spool_records", "Records in live spool segments, acknowledged or not.",
+        s.spool.records);
   gauge("sluice_sink_spool_unacked_records", "Spooled records not yet acknowledged by Kafka.",
         s.spool.unacked);
   gauge("sluice_sink_spool_in_flight_records", "Spooled records handed to the producer.",

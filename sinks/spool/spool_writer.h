@@ -73,14 +73,7 @@
 
 namespace sluice {
 
-enum class Durability : std::uint8_t {
-  kDurable,     // stored as the fsync policy promises
-  kSyncFailed,  // written, but the fsync covering it failed: may not survive a power loss
-  kDropped,     // not stored: spool full (kDropNewest), too large, disk error, or stop deadline
-  kRejected,    // not stored: spool full and full_policy is kFailClosed
-  kUnknown,     // wait_durable() only: settled too long ago to be remembered
-};
-const char* to_string(Durability d);
+// Durability, DurableCallback and to_string(Durability): sinks/sink.h.
 
 struct SubmitResult {
   enum class Status { kQueued, kDropped, kRejected, kStopped };
@@ -88,7 +81,6 @@ struct SubmitResult {
   std::uint64_t ticket = 0;  // nonzero only when kQueued
 };
 
-using DurableCallback = std::function<void(Durability)>;
 using ProduceFn = std::function<bool(std::uint64_t seq, const RecordPtr& record)>;
 
 struct SpoolWriterConfig {

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Budgets and rate limits end to end: what the Redis store costs Sluice compared with the
+in-process store (issue 5: Sluice's own CPU time per request ≤ 1.25×, p99 at half of full
+load ≤ 1.25×).
+
+Three Sluice configurations, each with one worker pinned to CPU 0, against sluice-mock (plain
+HTTP, CPU 1), non-streamed chat completions:
+  none    no limit filters
+  local   ratelimit + budget, 4 limits per call (key rpm and output tokens/min, key spend per
+          day, tenant spend per month), in-process store
+  redis   the same 4 limits on a redis-server started here (unpinned: it shares the two cores,
+          as it would on a small node); one EVALSHA per admission, one per settlement
+Limits are set high enough that no call is refused: every call reserves and settles.
+
+Full load: closed-loop wrk (32 connections) against `local`. Then each configuration gets an
+open-loop h2load run at half that rate; Sluice's CPU time (utime+stime from /proc/PID/stat)
+over the run divided by the successful requests is its CPU per request.
+
+Usage: bench/limits_e2e.py [--build DIR] [--seconds S] [--out FILE]
+  DIR defaults to .cache/build-release (needs sluice and sluice-mock, Release);
+  FILE defaults to bench/limits_results.json.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PATH = "/openai/v1/chat/completions"
+BODY = json.dumps({"model": "gpt-4o-mini", "max_tokens": 100,
+                   "messages": [{"role": "user", "content": "Say something short."}]})
+HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench-limits-0001"}
+
+LIMITS = """
+filters:
+  chain: [ratelimit, budget]
+  ratelimit:
+    store: @STORE@
+    rules:
+      - name: key
+        match: {key: "*"}
+        requests_per_minute: 10000000000
+        output_tokens_per_minute: 10000000000
+  budget:
+    store: @STORE@
+    default_price: {input: 10, output: 30}
+    rules:
+      - name: key-day
+        match: {key: "*"}
+        usd_per_day: 10000
+      - name: tenant-month
+        match: {tenant: "*"}
+        usd_per_month: 10000
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start")
+
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values, p):
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix="limits-e2e-")
+        self.procs = []
+
+    def spawn(self, argv, log, cpu=None):
+        if cpu is not None:
+            argv = ["taskset", "-c", str(cpu)] + argv
+        p = subprocess.Popen(argv, stdout=open(os.path.join(self.work, log), "w"),
+                             stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def cleanup(self):
+        for p in self.procs:
+            self.stop(p)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def start_mock(self):
+        pf = os.path.join(self.work, "mock.port")
+        self.spawn([os.path.join(self.args.build, "mock", "sluice-mock"), "--listen", "127.0.0.1:0",
+                    "--threads", "1", "--port-file", pf, "--memory-records", "0"], "mock.log", cpu=1)
+        self.mock_port = int(wait_for(lambda: os.path.exists(pf) and open(pf).read().strip(), 15, "mock"))
+
+    def start_redis(self):
+        self.redis_port = free_port()
+        self.spawn(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no"], "redis.log")
+
+        def up():
+            try:
+                with socket.create_connection(("127.0.0.1", self.redis_port), timeout=0.2):
+                    return True
+            except OSError:
+                return False
+        wait_for(up, 10, "redis-server")
+
+    def start_sluice(self, name):
+        cfg = f"""
+listener: {{address: 127.0.0.1:0, admin_address: 127.0.0.1:0, workers: 1}}
+upstreams:
+  openai: {{provider: openai, url: "http://127.0.0.1:{self.mock_port}"}}
+  anthropic: {{provider: anthropic, url: "http://127.0.0.1:{self.mock_port}"}}
+sinks:
+  jsonl: {{enabled: false}}
+log: {{access_log: false}}
+"""
+        if name == "local":
+            cfg += LIMITS.replace("@STORE@", "{backend: local}")
+        elif name == "redis":
+            cfg += LIMITS.replace("@STORE@", "{backend: redis, key_prefix: \"bench:\", "
+                                  f"redis: {{address: 127.0.0.1:{self.redis_port}}}}}")
+        else:
+            cfg += "filters:\n  chain: []\n"
+        path = os.path.join(self.work, f"{name}.yaml")
+        with open(path, "w") as f:
+            f.write(cfg)
+        rf = os.path.join(self.work, f"{name}.ready")
+        p = self.spawn([os.path.join(self.args.build, "proxy", "sluice"), "--config", path,
+                        "--ready-file", rf], f"{name}.log", cpu=0)
+        info = wait_for(lambda: os.path.exists(rf) and os.path.getsize(rf) > 0 and json.load(open(rf)),
+                        20, "sluice")
+        return p, info["port"], info["admin_port"]
+
+    def header_args(self):
+        out = []
+        for k, v in HEADERS.items():
+            out += ["-H", f"{k}: {v}"]
+        return out
+
+    def wrk_rps(self, port, seconds):
+        lua = os.path.join(self.work, "post.lua")
+        with open(lua, "w") as f:
+            f.write(f"wrk.method = 'POST'\nwrk.body = {json.dumps(BODY)}\n")
+            for k, v in HEADERS.items():
+                f.write(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n")
+        out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "-s", lua,
+                              f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True,
+                             timeout=seconds + 60).stdout
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if not m or non2xx:
+            raise RuntimeError("wrk failed or saw errors:\n" + out)
+        return float(m.group(1))
+
+    def h2load(self, name, port, pid, rate, seconds):
+        body = os.path.join(self.work, "body.json")
+        with open(body, "w") as f:
+            f.write(BODY)
+        logp = os.path.join(self.work, f"h2load-{name}.log")
+        clients = 32
+        per = max(1, round(rate / clients))
+        argv = ["taskset", "-c", "1", "h2load", "--h1", "-t1", "-c", str(clients), "--rps", str(per),
+                "-D", f"{seconds * 1000}ms", "--warm-up-time", "1000ms", "-d", body,
+                "--log-file", logp] + self.header_args() + [f"http://127.0.0.1:{port}{PATH}"]
+        c0 = cpu_s(pid)
+        t0 = time.monotonic()
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 90).stdout
+        wall = time.monotonic() - t0
+        c1 = cpu_s(pid)
+        lat, bad = [], 0
+        with open(logp) as f:
+            for line in f:
+                cols = line.split("\t")
+                if len(cols) < 3:
+                    continue
+                if cols[1] == "200":
+                    lat.append(int(cols[2]))
+                elif cols[1] != "0":
+                    bad += 1
+        lat.sort()
+        if not lat or bad:
+            raise RuntimeError(f"h2load {name}: {len(lat)} ok, {bad} not 200\n{out[-1500:]}")
+        # CPU over the whole h2load run (warm-up included) per request completed in it.
+        total = len(lat)
+        m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded", out)
+        if m:
+            total = int(m.group(4))
+        return {"offered_rps": per * clients, "requests_ok": len(lat),
+                "achieved_rps": round(len(lat) / seconds, 1),
+                "p50_us": pct(lat, 50), "p99_us": pct(lat, 99), "max_us": lat[-1],
+                "sluice_cpu_s": round(c1 - c0, 3), "requests_in_cpu_window": total,
+                "cpu_us_per_request": round((c1 - c0) * 1e6 / total, 1), "wall_s": round(wall, 1),
+                "command": " ".join(argv)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(REPO, ".cache", "build-release"))
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--out", default=os.path.join(REPO, "bench", "limits_results.json"))
+    args = ap.parse_args()
+    r = Run(args)
+    results = {"date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "cpus": os.cpu_count(), "command": " ".join([sys.argv[0]] + sys.argv[1:])}
+    try:
+        r.start_mock()
+        r.start_redis()
+        inst = {}
+        for name in ("none", "local", "redis"):
+            inst[name] = r.start_sluice(name)
+        full = {}
+        for name in ("local", "redis"):
+            full[name] = r.wrk_rps(inst[name][1], args.seconds)
+        results["full_load_rps"] = full
+        half = int(full["local"] / 2)
+        results["half_load_rps"] = half
+        runs = {}
+        for name in ("none", "local", "redis"):
+            p, port, _ = inst[name]
+            runs[name] = r.h2load(name, port, p.pid, half, args.seconds)
+        results["at_half_load"] = runs
+        results["redis_vs_local"] = {
+            "cpu_per_request": round(runs["redis"]["cpu_us_per_request"] /
+                                     runs["local"]["cpu_us_per_request"], 3),
+            "p99": round(runs["redis"]["p99_us"] / runs["local"]["p99_us"], 3),
+        }
+        for name in ("none", "local", "redis"):
+            r.stop(inst[name][0])
+            if inst[name][0].returncode != 0:
+                raise RuntimeError(f"sluice {name} exited {inst[name][0].returncode}")
+    finally:
+        r.cleanup()
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

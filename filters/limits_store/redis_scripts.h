@@ -1,0 +1,35 @@
+// The Lua scripts of the Redis store. Each runs atomically in Redis, on Redis's clock
+// (TIME), with the integer arithmetic of limit_check.h, in the same order. Lua numbers are
+// doubles: every value stays below 2^53 and is passed to Redis formatted with "%.0f".
+//
+// reserve  ARGV: reservation_id, ttl_ms, n, then per check 7 fields:
+//                kind ("r" rate | "q" quota), key, limit, cost, window_start, window_end,
+//                next_window_end
+//          reply: {admitted, now_ms, then per check: ok, remaining, retry_after_ms, reset_ms,
+//                  committed_before, window_start}
+// settle   ARGV: reservation_id, marker key, n, then per check 5 fields:
+//                kind, resolved key (quota: key@window_start), limit, value, ttl_hint_ms
+//                (rate: actual − reserved; quota: actual amount)
+//          reply: now_ms, or -1 when this reservation was already settled (the marker key,
+//          kept an hour, makes a retried settlement harmless)
+// renew    ARGV: reservation_id, ttl_ms, n, then n resolved quota keys
+//          reply: number of reservations still held
+//
+// Keys are built from ARGV (a quota's window is chosen on Redis's clock), so the store needs
+// a single Redis primary, not Redis Cluster.
+#pragma once
+
+#include <string>
+
+namespace sluice::limits {
+
+struct LuaScript {
+  std::string body;
+  std::string sha1;  // hex, for EVALSHA
+};
+
+const LuaScript& reserve_script();
+const LuaScript& settle_script();
+const LuaScript& renew_script();
+
+}  // namespace sluice::limits

@@ -1,0 +1,63 @@
+// The Redis limit store, for limits shared by many replicas: one EVALSHA round trip per
+// admission (reserve, atomic over every limit of the call) and one per settlement, on the
+// calling worker's event loop through resp_client.h. A script Redis does not know yet
+// (NOSCRIPT, e.g. after a restart or SCRIPT FLUSH) is sent once with EVAL, which loads it.
+//
+// Failures (Redis unreachable, timeout, an error reply) come back as an empty optional with
+// the reason in `error`; the caller applies each limit's StorePolicy.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "filters/limits_store/limit_check.h"
+#include "filters/limits_store/resp_client.h"
+
+namespace sluice::limits {
+
+class RedisStore {
+ public:
+  RedisStore(redis::Endpoint endpoint, std::string key_prefix,
+             std::chrono::milliseconds reservation_ttl)
+      : endpoint_(std::move(endpoint)), prefix_(std::move(key_prefix)), ttl_(reservation_ttl) {}
+
+  boost::asio::awaitable<std::optional<Admission>> reserve(boost::asio::any_io_executor ex,
+                                                           const std::vector<LimitCheck>& checks,
+                                                           std::string reservation,
+                                                           std::string& error) const;
+  boost::asio::awaitable<bool> settle(boost::asio::any_io_executor ex,
+                                      const std::vector<LimitCheck>& checks,
+                                      const Admission& admission, std::string reservation,
+                                      std::vector<std::int64_t> actual,
+                                      std::string& error) const;
+  // Extends the expiry of the call's quota reservations; returns how many are still held.
+  boost::asio::awaitable<std::optional<std::int64_t>> renew(
+      boost::asio::any_io_executor ex, const std::vector<LimitCheck>& checks,
+      const Admission& admission, std::string reservation, std::string& error) const;
+
+  std::chrono::milliseconds reservation_ttl() const { return ttl_; }
+  const redis::Endpoint& endpoint() const { return endpoint_; }
+
+  // The scripts' arguments and replies, exposed for unit tests.
+  std::vector<std::string> reserve_args(const std::vector<LimitCheck>& checks,
+                                        const std::string& reservation) const;
+  std::vector<std::string> settle_args(const std::vector<LimitCheck>& checks,
+                                       const Admission& admission, const std::string& reservation,
+                                       const std::vector<std::int64_t>& actual,
+                                       std::int64_t now_ms) const;
+  static bool parse_admission(const redis::RespValue& v, std::size_t n, Admission& out);
+  std::string resolved_key(const LimitCheck& c, std::int64_t window_start) const;
+
+ private:
+  redis::Endpoint endpoint_;
+  std::string prefix_;
+  std::chrono::milliseconds ttl_;
+};
+
+}  // namespace sluice::limits

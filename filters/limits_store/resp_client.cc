@@ -1,0 +1,324 @@
+// The Redis client's I/O. All Asio templates of the limits code are instantiated here and in
+// redis_store.cc only; Asio itself is compiled once in sluice_asio.
+#include "filters/limits_store/resp_client.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+
+namespace sluice::redis {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+std::atomic<std::uint64_t> g_connects{0}, g_connect_failures{0}, g_timeouts{0}, g_broken{0},
+    g_commands{0};
+
+// Pipelined commands beyond this many unanswered ones fail at once instead of queueing.
+constexpr std::size_t kMaxPending = 65536;
+
+RespValue convert(const redisReply* r) {
+  RespValue v;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      v.type = RespValue::Type::kString;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      v.type = RespValue::Type::kStatus;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      v.type = RespValue::Type::kError;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      v.type = RespValue::Type::kInteger;
+      v.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      v.type = RespValue::Type::kArray;
+      v.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) v.elements.push_back(convert(r->element[i]));
+      break;
+    default:
+      v.type = RespValue::Type::kNil;
+  }
+  return v;
+}
+
+struct Pending {
+  explicit Pending(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  bool done = false;       // result is set (a reply, or a transport failure)
+  bool abandoned = false;  // the caller gave up (deadline); the reply will be dropped
+  bool internal = false;   // AUTH / SELECT sent on connect
+  RespResult result;
+};
+
+class Connection {
+ public:
+  Connection(asio::any_io_executor ex, Endpoint ep)
+      : ex_(std::move(ex)), ep_(std::move(ep)), socket_(ex_), reader_(redisReaderCreate()) {}
+  ~Connection() {
+    if (reader_ != nullptr) redisReaderFree(reader_);
+  }
+
+  // `encoded`: one or more commands' RESP bytes; exactly one reply is expected.
+  asio::awaitable<RespResult> command(std::string_view encoded) {
+    g_commands.fetch_add(1, std::memory_order_relaxed);
+    if (state_ == State::kIdle && Clock::now() < down_until_)
+      co_return RespResult{false, "unavailable (" + last_error_ + ")", {}};
+    if (pending_.size() >= kMaxPending) co_return RespResult{false, "too many pending commands", {}};
+    auto p = std::make_shared<Pending>(ex_);
+    p->timer.expires_after(ep_.command_timeout);
+    outbuf_.append(encoded);
+    pending_.push_back(p);
+    if (state_ == State::kIdle) {
+      state_ = State::kConnecting;
+      asio::co_spawn(ex_, connect(++gen_), asio::detached);
+    } else if (state_ == State::kReady && !writing_) {
+      asio::co_spawn(ex_, writer(gen_), asio::detached);
+    }
+    co_await p->timer.async_wait(kTuple);
+    if (!p->done) {
+      // A Redis that does not answer in time is treated as gone: the connection is closed
+      // (failing what else waits on it) and calls fail fast for the backoff period.
+      p->abandoned = true;
+      g_timeouts.fetch_add(1, std::memory_order_relaxed);
+      close("timeout after " + std::to_string(ep_.command_timeout.count()) + "ms");
+      co_return RespResult{false, "timeout", {}};
+    }
+    co_return std::move(p->result);
+  }
+
+  void close(const std::string& why) {
+    ++gen_;
+    error_code ec;
+    socket_.close(ec);
+    if (state_ == State::kReady) g_broken.fetch_add(1, std::memory_order_relaxed);
+    state_ = State::kIdle;
+    writing_ = false;
+    last_error_ = why;
+    down_until_ = Clock::now() + ep_.reconnect_backoff;
+    if (reader_ != nullptr) redisReaderFree(reader_);
+    reader_ = redisReaderCreate();
+    outbuf_.clear();
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& p : pending) {
+      if (p->done) continue;
+      p->done = true;
+      p->result = RespResult{false, why, {}};
+      p->timer.cancel();
+    }
+  }
+
+ private:
+  enum class State { kIdle, kConnecting, kReady };
+
+  asio::awaitable<void> connect(std::uint64_t gen) {
+    error_code ec;
+    auto addr = asio::ip::make_address(ep_.host == "localhost" ? "127.0.0.1" : ep_.host, ec);
+    if (ec) {
+      g_connect_failures.fetch_add(1, std::memory_order_relaxed);
+      close("bad address " + ep_.host);
+      co_return;
+    }
+    asio::steady_timer deadline(ex_);
+    deadline.expires_after(ep_.connect_timeout);
+    deadline.async_wait([this, gen](error_code e) {
+      if (!e && gen == gen_ && state_ == State::kConnecting) {
+        error_code ignored;
+        socket_.close(ignored);
+      }
+    });
+    auto [cec] = co_await socket_.async_connect(tcp::endpoint(addr, ep_.port), kTuple);
+    deadline.cancel();
+    if (gen != gen_) co_return;
+    if (cec) {
+      g_connect_failures.fetch_add(1, std::memory_order_relaxed);
+      close("connect " + ep_.name() + ": " + cec.message());
+      co_return;
+    }
+    g_connects.fetch_add(1, std::memory_order_relaxed);
+    socket_.set_option(tcp::no_delay(true), ec);
+    // AUTH and SELECT go first, ahead of the commands that waited for the connection.
+    std::string pre;
+    std::vector<std::vector<std::string>> setup;
+    if (!ep_.password.empty()) {
+      if (!ep_.username.empty()) setup.push_back({"AUTH", ep_.username, ep_.password});
+      else setup.push_back({"AUTH", ep_.password});
+    }
+    if (ep_.database != 0) setup.push_back({"SELECT", std::to_string(ep_.database)});
+    for (auto it = setup.rbegin(); it != setup.rend(); ++it) {
+      auto p = std::make_shared<Pending>(ex_);
+      p->internal = true;
+      pending_.push_front(p);
+    }
+    for (const auto& s : setup) encode_command(s, pre);
+    outbuf_.insert(0, pre);
+    state_ = State::kReady;
+    asio::co_spawn(ex_, reader(gen), asio::detached);
+    if (!writing_ && !outbuf_.empty()) asio::co_spawn(ex_, writer(gen), asio::detached);
+  }
+
+  asio::awaitable<void> writer(std::uint64_t gen) {
+    writing_ = true;
+    while (!outbuf_.empty()) {
+      std::string buf;  // owned by this frame: a closed connection's write may still complete
+      buf.swap(outbuf_);
+      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(buf), kTuple);
+      if (gen != gen_) co_return;  // closed meanwhile; close() reset writing_
+      if (ec) {
+        close("write: " + ec.message());
+        co_return;
+      }
+    }
+    writing_ = false;
+  }
+
+  asio::awaitable<void> reader(std::uint64_t gen) {
+    std::vector<char> buf(16 * 1024);
+    for (;;) {
+      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), kTuple);
+      if (gen != gen_) co_return;
+      if (ec) {
+        close(ec == asio::error::eof ? "closed by server" : "read: " + ec.message());
+        co_return;
+      }
+      if (redisReaderFeed(reader_, buf.data(), n) != REDIS_OK) {
+        close("protocol error");
+        co_return;
+      }
+      for (;;) {
+        void* r = nullptr;
+        if (redisReaderGetReply(reader_, &r) != REDIS_OK) {
+          close("protocol error");
+          co_return;
+        }
+        if (r == nullptr) break;
+        bool ok = deliver(static_cast<redisReply*>(r));
+        freeReplyObject(r);
+        if (!ok) {
+          close("unexpected reply");
+          co_return;
+        }
+        if (gen != gen_) co_return;
+      }
+    }
+  }
+
+  bool deliver(const redisReply* r) {
+    if (pending_.empty()) return false;
+    auto p = std::move(pending_.front());
+    pending_.pop_front();
+    if (p->internal) {
+      if (r->type == REDIS_REPLY_ERROR) {
+        close(std::string("setup failed: ") + std::string(r->str, r->len));
+      }
+      return true;
+    }
+    if (p->abandoned || p->done) return true;
+    p->result.ok = true;
+    p->result.value = convert(r);
+    p->done = true;
+    p->timer.cancel();
+    return true;
+  }
+
+  asio::any_io_executor ex_;
+  Endpoint ep_;
+  tcp::socket socket_;
+  redisReader* reader_;
+  State state_ = State::kIdle;
+  std::uint64_t gen_ = 0;
+  std::deque<std::shared_ptr<Pending>> pending_;
+  std::string outbuf_;
+  bool writing_ = false;
+  Clock::time_point down_until_{};
+  std::string last_error_;
+};
+
+// One set of connections per io_context, closed when that context shuts down.
+class ConnectionService : public asio::execution_context::service {
+ public:
+  static asio::execution_context::id id;
+  explicit ConnectionService(asio::execution_context& ctx) : service(ctx) {}
+  void shutdown() override {
+    for (auto& [e, c] : conns_) c->close("shutdown");
+  }
+  // A linear scan without allocation: a worker talks to one or two Redis endpoints.
+  Connection& get(const asio::any_io_executor& ex, const Endpoint& ep) {
+    for (auto& [e, c] : conns_) {
+      if (e.port == ep.port && e.database == ep.database && e.host == ep.host &&
+          e.username == ep.username && e.password == ep.password)
+        return *c;
+    }
+    conns_.emplace_back(ep, std::make_unique<Connection>(ex, ep));
+    return *conns_.back().second;
+  }
+
+ private:
+  std::vector<std::pair<Endpoint, std::unique_ptr<Connection>>> conns_;
+};
+asio::execution_context::id ConnectionService::id;
+
+}  // namespace
+
+void encode_command(const std::vector<std::string>& args, std::string& out) {
+  out += '*';
+  out += std::to_string(args.size());
+  out += "\r\n";
+  for (const auto& a : args) {
+    out += '$';
+    out += std::to_string(a.size());
+    out += "\r\n";
+    out += a;
+    out += "\r\n";
+  }
+}
+
+asio::awaitable<RespResult> resp_command_encoded(asio::any_io_executor ex, const Endpoint& ep,
+                                                 std::string encoded) {
+  auto& ctx = asio::query(ex, asio::execution::context);
+  auto& conn = asio::use_service<ConnectionService>(ctx).get(ex, ep);
+  co_return co_await conn.command(encoded);
+}
+
+asio::awaitable<RespResult> resp_command(asio::any_io_executor ex, const Endpoint& ep,
+                                         std::vector<std::string> args) {
+  std::string encoded;
+  encode_command(args, encoded);
+  co_return co_await resp_command_encoded(std::move(ex), ep, std::move(encoded));
+}
+
+RespClientStats resp_client_stats() {
+  RespClientStats s;
+  s.connects = g_connects.load();
+  s.connect_failures = g_connect_failures.load();
+  s.timeouts = g_timeouts.load();
+  s.broken = g_broken.load();
+  s.commands = g_commands.load();
+  return s;
+}
+
+}  // namespace sluice::redis

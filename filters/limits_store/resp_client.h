@@ -1,0 +1,73 @@
+// A small asynchronous Redis client: RESP2 over one TCP connection per event loop per
+// endpoint, pipelined (commands are written as they come; replies are matched in order),
+// on Boost.Asio coroutines. hiredis is used only for its RESP parser (redisReader); Debian's
+// hiredis has no Asio adapter and Boost.Redis needs Boost 1.84.
+//
+// Contract:
+//  * resp_command() never blocks a thread; it must be awaited on the io_context whose
+//    executor it is given. Every command has a deadline (command_timeout); a reply that comes
+//    after its deadline is read and dropped, so the pipeline stays in order.
+//  * A failed connect or a broken connection fails every command waiting on it; new commands
+//    then fail at once (no connect attempt) for `reconnect_backoff`, so an unreachable Redis
+//    costs a call one connect timeout at most, once per backoff period per thread.
+//  * Connections belong to an execution_context service: they are closed when the io_context
+//    is destroyed.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sluice::redis {
+
+struct Endpoint {
+  std::string host = "127.0.0.1";  // an IPv4/IPv6 literal or "localhost"
+  std::uint16_t port = 6379;
+  std::string password;            // AUTH when set
+  std::string username;            // AUTH user password (ACL) when both set
+  int database = 0;                // SELECT when not 0
+  std::chrono::milliseconds connect_timeout{200};
+  std::chrono::milliseconds command_timeout{200};
+  std::chrono::milliseconds reconnect_backoff{500};
+
+  std::string name() const { return host + ":" + std::to_string(port) + "/" + std::to_string(database); }
+};
+
+struct RespValue {
+  enum class Type : std::uint8_t { kNil, kString, kStatus, kError, kInteger, kArray };
+  Type type = Type::kNil;
+  std::int64_t integer = 0;
+  std::string str;  // string, status or error text
+  std::vector<RespValue> elements;
+
+  bool is_error() const { return type == Type::kError; }
+};
+
+struct RespResult {
+  bool ok = false;      // a reply arrived (it may still be a Redis error reply)
+  std::string error;    // transport error: "timeout", "connect: ...", "closed", ...
+  RespValue value;
+};
+
+// Encodes one command as a RESP array of bulk strings.
+void encode_command(const std::vector<std::string>& args, std::string& out);
+
+// Sends one command on the calling thread's connection to `ep` and awaits its reply.
+boost::asio::awaitable<RespResult> resp_command(boost::asio::any_io_executor ex, const Endpoint& ep,
+                                                std::vector<std::string> args);
+
+// The same with the command already RESP-encoded (one command, one reply).
+boost::asio::awaitable<RespResult> resp_command_encoded(boost::asio::any_io_executor ex,
+                                                        const Endpoint& ep, std::string encoded);
+
+// Per-process counters of the client (all threads): connects, connect failures, timeouts.
+struct RespClientStats {
+  std::uint64_t connects = 0, connect_failures = 0, timeouts = 0, broken = 0, commands = 0;
+};
+RespClientStats resp_client_stats();
+
+}  // namespace sluice::redis

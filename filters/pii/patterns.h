@@ -1,0 +1,45 @@
+// The pattern table: one or more Vectorscan regexes per entity, each with the longest match it
+// may report (the streaming hold-back is sized from these), a validator and a priority.
+//
+// Patterns are written to over-match cheaply: no lookaround (Vectorscan has none), few bounded
+// repeats; boundaries, checksums and formats are checked by the validator. Patterns marked
+// `unbounded` only find the opening marker of a value with no length bound (PEM private key
+// blocks, JWTs); the redactor suppresses text from that marker to the value's end.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "filters/pii/entity.h"
+#include "filters/pii/validators.h"
+
+namespace sluice::pii {
+
+enum class Unbounded : std::uint8_t { kNone, kPemBlock, kJwt };
+
+struct PatternSpec {
+  std::size_t entity = 0;       // an Entity, or kBuiltinEntities + index of a custom pattern
+  std::string regex;            // Vectorscan syntax
+  bool caseless = false;
+  std::uint32_t max_len = 0;    // longer candidates are never findings
+  Unbounded unbounded = Unbounded::kNone;
+  Validator validate = validate_any;
+  int priority = 0;             // breaks ties between findings with the same span
+  // Patterns anchored on a rare byte (keeping Vectorscan's start-of-match tracking cheap) grow
+  // back to the value's real start: given up to kLeftKeep bytes before the match, how many
+  // belong to it (kTooLong: more than the value may have, so it is not one).
+  std::size_t (*left_extent)(std::string_view before) = nullptr;
+  // ... or forward to its real end: given the bytes after the match (up to max_len from its
+  // start), how many belong to it.
+  std::size_t (*right_extent)(std::string_view after) = nullptr;
+};
+
+inline constexpr std::size_t kLeftKeep = 80;
+inline constexpr std::size_t kTooLong = static_cast<std::size_t>(-1);
+
+// The built-in patterns, in a fixed order (the order is part of the results' determinism).
+const std::vector<PatternSpec>& builtin_patterns();
+
+}  // namespace sluice::pii

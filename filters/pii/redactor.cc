@@ -1,0 +1,293 @@
+#include "filters/pii/redactor.h"
+
+#include <algorithm>
+
+namespace sluice::pii {
+namespace {
+
+std::vector<bool> enabled_patterns(const Engine& e, const Policy& p) {
+  std::vector<bool> on;
+  for (const auto& spec : e.patterns())
+    on.push_back(spec.entity < p.actions.size() && p.actions[spec.entity] != Action::kOff);
+  return on;
+}
+
+bool is_jwt_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '=';
+}
+
+}  // namespace
+
+TextRedactor::TextRedactor(std::shared_ptr<const Engine> engine, const Policy& policy,
+                           Placeholders& placeholders, FindingSink* sink, std::size_t hold_back)
+    : engine_(engine), policy_(policy), placeholders_(placeholders), sink_(sink),
+      hold_back_(hold_back), scan_(engine, enabled_patterns(*engine, policy)) {
+  scan_.set_text(&buf_, &base_, &left_);
+}
+
+void TextRedactor::reset() {
+  restart_at(0);
+  result_ = Result::kOk;
+}
+
+void TextRedactor::restart_at(std::uint64_t pos) {
+  scan_.restart(pos);
+  scan_.clear();  // matches of the text before `pos` (already decided or suppressed)
+  mode_ = Mode::kScan;
+  buf_.clear();
+  base_ = decided_ = last_end_ = pos;
+  left_.clear();
+  pool_.clear();
+  picked_.clear();
+}
+
+TextRedactor::Result TextRedactor::push(std::string_view text, std::string& out) {
+  if (result_ != Result::kOk) return result_;
+  // A large input goes in slices: after an unbounded value the scan restarts and re-reads what
+  // is held, so holding a whole request string would make that quadratic. Slicing is free of
+  // consequences for the output (any chunking gives the same result).
+  const std::size_t slice = 4 * hold_back_;
+  while (text.size() > slice) {
+    Result r = push_slice(text.substr(0, slice), out);
+    if (r != Result::kOk) return r;
+    text.remove_prefix(slice);
+  }
+  return push_slice(text, out);
+}
+
+TextRedactor::Result TextRedactor::push_slice(std::string_view text, std::string& out) {
+  std::string carry, cur;
+  std::string_view in = text;
+  while (true) {
+    if (mode_ != Mode::kScan) {
+      bool ended = false;
+      std::size_t k = suppress(in, ended);
+      pos_ += k;
+      if (!ended) return Result::kOk;
+      in.remove_prefix(k);
+      restart_at(pos_);
+    }
+    carry.clear();
+    Result r = scan_mode_input(in, out, carry);
+    if (r != Result::kOk) return result_ = r;
+    if (mode_ == Mode::kScan) return Result::kOk;
+    // An unbounded value began: what followed its marker goes through suppression.
+    cur = carry;
+    in = cur;
+  }
+}
+
+TextRedactor::Result TextRedactor::finish(std::string& out) {
+  if (result_ != Result::kOk) return result_;
+  std::string carry, cur;
+  while (true) {
+    if (mode_ != Mode::kScan) return Result::kOk;  // the value ran to the end: all suppressed
+    if (!scan_.end()) return result_ = Result::kError;
+    carry.clear();
+    Result r = decide(true, out, carry);
+    if (r != Result::kOk) return result_ = r;
+    if (mode_ == Mode::kScan) return Result::kOk;
+    cur = carry;
+    r = push(cur, out);
+    if (r != Result::kOk) return r;
+  }
+}
+
+TextRedactor::Result TextRedactor::scan_mode_input(std::string_view in, std::string& out,
+                                                   std::string& carry) {
+  buf_.append(in);
+  if (!scan_.scan(in)) return Result::kError;
+  return decide(false, out, carry);
+}
+
+TextRedactor::Result TextRedactor::decide(bool final, std::string& out, std::string& carry) {
+  const std::uint64_t end_abs = base_ + buf_.size();
+  std::uint64_t safe = final ? end_abs : (end_abs > hold_back_ ? end_abs - hold_back_ : 0);
+  if (!final) {
+    // Earlier release: before the last whitespace (that leaves room for a validator's look
+    // ahead), no match of a pattern without spaces can still be growing; and patterns with
+    // spaces are shorter than the hold-back. Text before both points is decided.
+    const std::uint64_t spaced = engine_->max_len_spaced() + kContextBytes;
+    if (end_abs > spaced + kContextBytes + 1) {
+      std::uint64_t sp = end_abs - spaced;
+      std::uint64_t limit = end_abs - kContextBytes - 1;  // last whitespace may be here
+      std::uint64_t from = std::max(base_, safe);
+      for (std::uint64_t i = limit + 1; i-- > from;) {
+        char c = byte_at(i);
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+          safe = std::max(safe, std::min(sp, i));
+          break;
+        }
+      }
+    }
+  }
+  safe = std::max(safe, decided_);
+  const auto& patterns = engine_->patterns();
+
+  // Candidates that start before `safe` can no longer grow: validate them.
+  for (const Candidate& c : scan_.candidates()) {
+    if (c.from >= safe || c.from < base_) continue;
+    const PatternSpec& p = patterns[c.pattern];
+    std::uint64_t to = c.to;
+    if (p.right_extent) {
+      std::uint64_t limit = std::min<std::uint64_t>(end_abs, c.from + p.max_len);
+      if (limit > to) to += p.right_extent(std::string_view(buf_).substr(to - base_, limit - to));
+    }
+    std::string_view t(buf_.data() + (c.from - base_), to - c.from);
+    std::size_t off = c.from - base_;
+    std::string_view before;
+    if (off >= kContextBytes) {
+      before = std::string_view(buf_).substr(off - kContextBytes, kContextBytes);
+    } else {
+      ctx_.assign(left_, left_.size() - std::min(left_.size(), kContextBytes - off));
+      ctx_.append(buf_, 0, off);
+      before = ctx_;
+    }
+    std::string_view after =
+        std::string_view(buf_).substr(to - base_, std::min<std::uint64_t>(kContextBytes, end_abs - to));
+    auto span = p.validate(t, before, after);
+    if (!span || span->end <= span->begin) continue;
+    std::string_view value = t.substr(span->begin, span->end - span->begin);
+    if (policy_.allow && policy_.allow->allows(p.entity, value)) continue;
+    Finding f{static_cast<std::uint32_t>(p.entity), policy_.actions[p.entity], c.from + span->begin,
+              c.from + span->end};
+    pool_.push_back({f, c.pattern, p.priority});
+  }
+  scan_.erase_before(safe);
+  decided_ = safe;
+
+  // Findings that start before `safe` cannot be displaced by any later one: select them.
+  std::sort(pool_.begin(), pool_.end(), [](const Pending& a, const Pending& b) {
+    if (a.f.begin != b.f.begin) return a.f.begin < b.f.begin;
+    if (a.f.end != b.f.end) return a.f.end > b.f.end;
+    if (a.priority != b.priority) return a.priority > b.priority;
+    return a.pattern < b.pattern;
+  });
+  std::size_t keep = 0;
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    Pending pd = pool_[i];
+    if (pd.f.begin >= safe) {
+      pool_[keep++] = pd;
+      continue;
+    }
+    if (pd.f.begin < last_end_) continue;
+    ++findings_;
+    if (sink_) sink_->record(pd.f);
+    last_end_ = pd.f.end;
+    const PatternSpec& p = patterns[pd.pattern];
+    const std::string& label = policy_.catalog->labels[pd.f.entity];
+    if (pd.f.action == Action::kBlock) {
+      blocking_ = pd.f;
+      pool_.clear();
+      return Result::kBlocked;
+    }
+    if (p.unbounded != Unbounded::kNone && pd.f.action == Action::kRedact) {
+      release_to(pd.f.begin, out);
+      out += policy_.mask ? policy_.mask_text : placeholders_.next(pd.f.entity, label);
+      carry.assign(buf_, pd.f.end - base_);
+      mode_ = p.unbounded == Unbounded::kPemBlock ? Mode::kPem : Mode::kJwt;
+      jwt_dots_ = 1;  // the marker holds the header and its dot
+      pem_state_ = pem_run_ = pem_tail_ = 0;
+      pos_ = pd.f.end;
+      buf_.clear();
+      base_ = pd.f.end;
+      picked_.clear();
+      pool_.clear();
+      scan_.clear();
+      return Result::kOk;
+    }
+    std::string rep;
+    if (pd.f.action == Action::kRedact) {
+      std::string_view value(buf_.data() + (pd.f.begin - base_), pd.f.end - pd.f.begin);
+      rep = policy_.mask ? policy_.mask_text : placeholders_.for_value(pd.f.entity, label, value);
+    }
+    picked_.push_back({pd.f, std::move(rep)});
+  }
+  pool_.resize(keep);
+
+  // Release up to `safe` (or past it, to the end of a selected finding), but never past the
+  // start of an undecided candidate, into a selected finding or into a UTF-8 character.
+  std::uint64_t r = final ? end_abs : std::min(std::max(safe, last_end_), end_abs);
+  if (!final) {
+    for (const Candidate& c : scan_.candidates()) r = std::min(r, c.from);
+    for (const Picked& p : picked_)
+      if (p.f.begin < r && p.f.end > r) r = p.f.begin;
+    while (r > base_ && r < end_abs && (static_cast<unsigned char>(byte_at(r)) & 0xC0) == 0x80) --r;
+  }
+  release_to(r, out);
+  return Result::kOk;
+}
+
+void TextRedactor::release_to(std::uint64_t r, std::string& out) {
+  if (r <= base_) return;
+  std::uint64_t cur = base_;
+  std::size_t n = 0;
+  for (; n < picked_.size() && picked_[n].f.begin < r; ++n) {
+    const Picked& p = picked_[n];
+    out.append(buf_, cur - base_, p.f.begin - cur);
+    if (p.replacement.empty()) out.append(buf_, p.f.begin - base_, p.f.end - p.f.begin);
+    else out += p.replacement;
+    cur = p.f.end;
+  }
+  picked_.erase(picked_.begin(), picked_.begin() + static_cast<std::ptrdiff_t>(n));
+  if (r > cur) out.append(buf_, cur - base_, r - cur);
+  std::size_t len = r - base_;
+  if (len >= kLeftKeep) {
+    left_.assign(buf_, len - kLeftKeep, kLeftKeep);
+  } else {
+    left_.append(buf_, 0, len);
+    if (left_.size() > kLeftKeep) left_.erase(0, left_.size() - kLeftKeep);
+  }
+  buf_.erase(0, len);
+  base_ = r;
+}
+
+std::size_t TextRedactor::suppress(std::string_view in, bool& ended) {
+  ended = false;
+  if (mode_ == Mode::kJwt) {
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      char c = in[i];
+      if (is_jwt_char(c)) continue;
+      if (c == '.' && jwt_dots_ < 2) {
+        ++jwt_dots_;
+        continue;
+      }
+      ended = true;
+      return i;  // the first character that is not part of the token is kept
+    }
+    return in.size();
+  }
+  // PEM: up to and including the dashes that close the "-----END ... -----" line; an END line
+  // that does not close within 100 bytes is not one.
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    switch (pem_state_) {
+      case 0:
+        if (c == '-') ++pem_run_;
+        else if (c == 'E' && pem_run_ >= 5) pem_state_ = 1, pem_run_ = 0;
+        else pem_run_ = 0;
+        break;
+      case 1:
+        pem_state_ = c == 'N' ? 2 : 0;
+        pem_run_ = c == '-' ? 1 : 0;
+        break;
+      case 2:
+        pem_state_ = c == 'D' ? 3 : 0;
+        pem_run_ = c == '-' ? 1 : 0;
+        pem_tail_ = 0;
+        break;
+      case 3:
+        pem_run_ = c == '-' ? pem_run_ + 1 : 0;
+        if (pem_run_ == 5) {
+          ended = true;
+          return i + 1;
+        }
+        if (++pem_tail_ > 100) pem_state_ = 0, pem_run_ = 0;
+        break;
+    }
+  }
+  return in.size();
+}
+
+}  // namespace sluice::pii

@@ -1,0 +1,116 @@
+// TextRedactor: redacts one text (a request string, or one response channel's streamed text)
+// that arrives in chunks, holding back as little as it can.
+//
+// Guarantee: for any split of a text into chunks, the concatenated output of push()... finish()
+// equals the output of push(whole text) + finish(), and the same findings are reported in the
+// same order. It holds back at most `hold_back` bytes beyond the chunk just pushed (plus the
+// span of a finding that straddles the release point, at most the longest pattern), which must
+// exceed the engine's longest match by the validators' context (kContextBytes; the config
+// checks it).
+//
+// How: Vectorscan (streaming mode, start of match) reports candidate spans as bytes arrive. A
+// candidate that starts more than `hold_back` bytes before the end of the text seen so far
+// cannot grow any more (every pattern's match is shorter than that), so it is validated; a
+// validated finding that starts before that point cannot be displaced by a later one, so it is
+// selected (leftmost first, then longest, then priority; overlaps lose). Text before the point
+// and before any undecided candidate is released, with selected findings replaced.
+// Released text always ends on a UTF-8 character boundary, so re-encoding never splits one.
+//
+// Values with no length bound (PEM private key blocks, JWTs) are found by their opening marker;
+// from the marker on, text is suppressed (replaced by one placeholder) until the value ends
+// (the PEM END line; the first character that cannot be part of a JWT), then scanning starts
+// afresh. A `block` finding stops the redactor before any byte of it is released.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "filters/pii/policy.h"
+#include "filters/pii/scanner.h"
+
+namespace sluice::pii {
+
+struct Finding {
+  std::uint32_t entity = 0;
+  Action action = Action::kOff;
+  std::uint64_t begin = 0;  // byte offsets in the decoded text (for unbounded values: the marker)
+  std::uint64_t end = 0;
+};
+
+class FindingSink {
+ public:
+  virtual ~FindingSink() = default;
+  virtual void record(const Finding& f) = 0;
+};
+
+class TextRedactor {
+ public:
+  enum class Result { kOk, kBlocked, kError };
+
+  // `policy`, `placeholders` and `sink` (may be null) must outlive the redactor.
+  TextRedactor(std::shared_ptr<const Engine> engine, const Policy& policy,
+               Placeholders& placeholders, FindingSink* sink, std::size_t hold_back);
+
+  // Appends to `out` whatever can be released. After kBlocked or kError the redactor ignores
+  // further input; kError means the scanner failed (the caller must not pass text unchecked).
+  Result push(std::string_view text, std::string& out);
+  // End of the text: releases everything still held (redacted).
+  Result finish(std::string& out);
+  // Starts a new, independent text (same call, same placeholders).
+  void reset();
+
+  std::size_t held_bytes() const { return buf_.size(); }
+  bool blocked() const { return result_ == Result::kBlocked; }
+  const Finding& blocking_finding() const { return blocking_; }
+  std::uint64_t findings() const { return findings_; }
+
+ private:
+  enum class Mode { kScan, kPem, kJwt };
+  struct Picked {
+    Finding f;
+    std::string replacement;  // empty: leave the text as it is (alert)
+  };
+  struct Pending {
+    Finding f;
+    std::uint32_t pattern;
+    int priority;
+  };
+
+  Result push_slice(std::string_view text, std::string& out);
+  Result scan_mode_input(std::string_view in, std::string& out, std::string& carry);
+  Result decide(bool final, std::string& out, std::string& carry);
+  void release_to(std::uint64_t r, std::string& out);
+  // Suppression: consumes `in` up to the end of the value; returns how many bytes it ate, or
+  // in.size() when the value goes on.
+  std::size_t suppress(std::string_view in, bool& ended);
+  void restart_at(std::uint64_t pos);
+  char byte_at(std::uint64_t abs) const { return buf_[abs - base_]; }
+
+  std::shared_ptr<const Engine> engine_;
+  const Policy& policy_;
+  Placeholders& placeholders_;
+  FindingSink* sink_;
+  std::size_t hold_back_;
+  ScanStream scan_;
+
+  Mode mode_ = Mode::kScan;
+  Result result_ = Result::kOk;
+  std::string buf_;           // held text, absolute offsets [base_, base_ + size)
+  std::uint64_t base_ = 0;
+  std::string left_;          // up to kLeftKeep bytes released before base_ (context)
+  std::uint64_t decided_ = 0; // candidates starting before this have been validated
+  std::uint64_t last_end_ = 0;
+  std::string ctx_;             // scratch for a validator's left context
+  std::vector<Pending> pool_;   // validated, not yet selected
+  std::vector<Picked> picked_;  // selected, not yet released
+  std::uint64_t pos_ = 0;       // suppression: absolute offset of the next byte
+  int jwt_dots_ = 0;
+  int pem_state_ = 0, pem_run_ = 0, pem_tail_ = 0;
+  Finding blocking_;
+  std::uint64_t findings_ = 0;
+};
+
+}  // namespace sluice::pii

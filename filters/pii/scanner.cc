@@ -1,0 +1,156 @@
+#include "filters/pii/scanner.h"
+
+#include <atomic>
+
+namespace sluice::pii {
+namespace {
+
+std::atomic<std::uint64_t> g_generation{0};
+
+// One scratch per thread, shared by every database this thread scans with: hs_alloc_scratch
+// grows it to fit. The generation check keeps the call off the per-chunk path.
+struct ThreadScratch {
+  hs_scratch_t* scratch = nullptr;
+  std::uint64_t fitted_for = 0;
+  ~ThreadScratch() {
+    if (scratch) hs_free_scratch(scratch);
+  }
+};
+thread_local ThreadScratch t_scratch;
+
+}  // namespace
+
+std::shared_ptr<const Engine> Engine::build(std::vector<PatternSpec> patterns, std::string& error) {
+  std::shared_ptr<Engine> e(new Engine());
+  e->patterns_ = std::move(patterns);
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  for (std::size_t i = 0; i < e->patterns_.size(); ++i) {
+    const auto& p = e->patterns_[i];
+    exprs.push_back(p.regex.c_str());
+    // SOM_LEFTMOST: the redactor needs where a match starts; Vectorscan otherwise reports
+    // only ends. ALLOWEMPTY is never set: an empty match is never a finding.
+    flags.push_back(HS_FLAG_SOM_LEFTMOST | (p.caseless ? HS_FLAG_CASELESS : 0u));
+    ids.push_back(static_cast<unsigned>(i));
+    e->max_len_ = std::max(e->max_len_, p.max_len);
+    const bool spaced = i >= builtin_patterns().size() || p.regex.find(' ') != std::string::npos ||
+                        p.regex.find("\\s") != std::string::npos;
+    if (spaced) e->max_len_spaced_ = std::max(e->max_len_spaced_, p.max_len);
+  }
+  hs_compile_error_t* err = nullptr;
+  hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                                   static_cast<unsigned>(exprs.size()),
+                                   HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, nullptr, &e->db_, &err);
+  if (rc != HS_SUCCESS) {
+    error = err ? std::string(err->message) : "vectorscan compile failed";
+    if (err && err->expression >= 0 && static_cast<std::size_t>(err->expression) < e->patterns_.size())
+      error = "pattern " + e->patterns_[err->expression].regex + ": " + error;
+    if (err) hs_free_compile_error(err);
+    return nullptr;
+  }
+  hs_stream_size(e->db_, &e->stream_size_);
+  e->generation_ = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
+  return e;
+}
+
+Engine::~Engine() {
+  if (db_) hs_free_database(db_);
+}
+
+hs_scratch_t* Engine::scratch() const {
+  if (t_scratch.fitted_for != generation_ || t_scratch.scratch == nullptr) {
+    if (hs_alloc_scratch(db_, &t_scratch.scratch) != HS_SUCCESS) return nullptr;
+    t_scratch.fitted_for = generation_;
+  }
+  return t_scratch.scratch;
+}
+
+ScanStream::ScanStream(std::shared_ptr<const Engine> engine, std::vector<bool> enabled)
+    : engine_(std::move(engine)), enabled_(std::move(enabled)),
+      last_(engine_->patterns().size(), -1) {
+  hs_open_stream(engine_->db(), 0, &stream_);
+}
+
+ScanStream::~ScanStream() {
+  if (stream_) hs_close_stream(stream_, engine_->scratch(), nullptr, nullptr);
+}
+
+int ScanStream::on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                         unsigned int, void* ctx) {
+  auto* s = static_cast<ScanStream*>(ctx);
+  if (!s->enabled_[id]) return 0;
+  const PatternSpec& p = s->engine_->patterns()[id];
+  if (to - from > p.max_len || to == from) return 0;
+  std::uint64_t f = s->base_ + from, t = s->base_ + to;
+  if (p.left_extent && s->held_ && f >= *s->held_base_) {
+    std::size_t off = static_cast<std::size_t>(f - *s->held_base_);
+    std::string_view before;
+    if (off >= kLeftKeep) {
+      before = std::string_view(*s->held_).substr(off - kLeftKeep, kLeftKeep);
+    } else {
+      const std::string& r = *s->released_;
+      s->window_.assign(r, r.size() - std::min(r.size(), kLeftKeep - off));
+      s->window_.append(*s->held_, 0, off);
+      before = s->window_;
+    }
+    std::size_t n = p.left_extent(before);
+    if (n == kTooLong || t - (f - n) > p.max_len) return 0;
+    f -= n;
+  }
+  std::int64_t li = s->last_[id];
+  if (li >= 0 && static_cast<std::size_t>(li) < s->candidates_.size() &&
+      s->candidates_[li].pattern == id && s->candidates_[li].from == f) {
+    s->candidates_[li].to = t;  // same start, later end: keep the longest
+    return 0;
+  }
+  s->last_[id] = static_cast<std::int64_t>(s->candidates_.size());
+  s->candidates_.push_back({id, f, t});
+  return 0;
+}
+
+bool ScanStream::scan(std::string_view data) {
+  if (data.empty()) return stream_ != nullptr;
+  hs_scratch_t* scratch = engine_->scratch();
+  if (!stream_ || !scratch) return false;
+  // Vectorscan takes at most 4 GiB per call; SSE events and request strings are far smaller
+  // (bounded by the proxy's body and event caps), but a loop costs nothing.
+  while (!data.empty()) {
+    unsigned n = static_cast<unsigned>(std::min<std::size_t>(data.size(), 1u << 30));
+    if (hs_scan_stream(stream_, data.data(), n, 0, scratch, on_match, this) != HS_SUCCESS)
+      return false;
+    fed_ += n;
+    data.remove_prefix(n);
+  }
+  return true;
+}
+
+bool ScanStream::restart(std::uint64_t base) {
+  hs_scratch_t* scratch = engine_->scratch();
+  if (!stream_ || !scratch) return false;
+  // Matches that end at the old text's end are reported before the reset; the owner decides
+  // whether it still wants them.
+  bool ok = hs_reset_stream(stream_, 0, scratch, on_match, this) == HS_SUCCESS;
+  base_ = base;
+  fed_ = 0;
+  std::fill(last_.begin(), last_.end(), -1);
+  return ok;
+}
+
+bool ScanStream::end() { return restart(offset()); }
+
+void ScanStream::erase_before(std::uint64_t offset) {
+  std::size_t w = 0;
+  for (std::size_t r = 0; r < candidates_.size(); ++r)
+    if (candidates_[r].from >= offset) candidates_[w++] = candidates_[r];
+  candidates_.resize(w);
+  std::fill(last_.begin(), last_.end(), -1);
+  for (std::size_t i = 0; i < candidates_.size(); ++i)
+    last_[candidates_[i].pattern] = static_cast<std::int64_t>(i);
+}
+
+void ScanStream::clear() {
+  candidates_.clear();
+  std::fill(last_.begin(), last_.end(), -1);
+}
+
+}  // namespace sluice::pii

@@ -1,0 +1,268 @@
+// Tests for the Redis store and its RESP client against a real redis-server: admission and
+// settlement match the in-process store, reservations expire and renewals keep them, a
+// retried settlement counts once, NOSCRIPT is handled, and an unreachable or killed Redis
+// fails fast and recovers.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <functional>
+#include <future>
+
+#include "filters/limits_store/local_store.h"
+#include "filters/limits_store/redis_store.h"
+#include "filters/limits_store/resp_client.h"
+#include "tests/filters/limits_store/redis_server.h"
+
+namespace sluice::limits {
+namespace {
+
+namespace asio = boost::asio;
+using testing::RedisServer;
+
+// Runs one coroutine to completion on `io` (the Redis connection keeps the context busy with
+// its read, so run() alone would not return).
+template <typename T>
+T run_on(asio::io_context& io, std::function<asio::awaitable<T>(asio::any_io_executor)> f) {
+  auto fut = asio::co_spawn(io, f(io.get_executor()), asio::use_future);
+  while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(20));
+  }
+  return fut.get();
+}
+
+// A context per test thread, reused so that commands share the connection like a worker's.
+asio::io_context& test_io() {
+  thread_local asio::io_context io;
+  return io;
+}
+
+template <typename T>
+T run(std::function<asio::awaitable<T>(asio::any_io_executor)> f) {
+  return run_on<T>(test_io(), std::move(f));
+}
+
+redis::Endpoint endpoint(int port) {
+  redis::Endpoint ep;
+  ep.port = static_cast<std::uint16_t>(port);
+  ep.command_timeout = std::chrono::milliseconds(500);
+  ep.reconnect_backoff = std::chrono::milliseconds(100);
+  return ep;
+}
+
+LimitCheck quota(const std::string& key, std::int64_t limit, std::int64_t cost, std::int64_t start = 0,
+                 std::int64_t end = 0) {
+  LimitCheck c;
+  c.kind = LimitKind::kQuota;
+  c.key = key;
+  c.limit = limit;
+  c.cost = cost;
+  c.window_start_ms = start;
+  c.window_end_ms = end;
+  c.next_window_end_ms = end == 0 ? 0 : 2 * end - start;
+  return c;
+}
+
+LimitCheck rate(const std::string& key, std::int64_t limit, std::int64_t cost) {
+  LimitCheck c;
+  c.kind = LimitKind::kRate;
+  c.key = key;
+  c.limit = limit;
+  c.cost = cost;
+  return c;
+}
+
+TEST(RespClient, EncodesCommands) {
+  std::string out;
+  redis::encode_command({"SET", "k", ""}, out);
+  EXPECT_EQ(out, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+}
+
+asio::awaitable<void> incr(asio::any_io_executor ex, redis::Endpoint ep, int i,
+                           std::shared_ptr<std::vector<std::int64_t>> results,
+                           std::shared_ptr<int> done) {
+  std::vector<std::string> cmd{"INCRBY", "c" + std::to_string(i % 7), "1"};
+  auto r = co_await redis::resp_command(ex, ep, cmd);
+  (*results)[static_cast<std::size_t>(i)] = r.ok ? r.value.integer : -2;
+  ++*done;
+}
+
+TEST(RespClient, PipelinesManyCommandsInOrder) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  int mismatches = run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    // 500 INCRs started at once share one connection; each reply must be its own.
+    auto results = std::make_shared<std::vector<std::int64_t>>(500, -1);
+    auto done = std::make_shared<int>(0);
+    for (int i = 0; i < 500; ++i) {
+      asio::co_spawn(ex, incr(ex, ep, i, results, done), asio::detached);
+    }
+    asio::steady_timer t(ex);
+    while (*done < 500) {
+      t.expires_after(std::chrono::milliseconds(5));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    int bad = 0;
+    std::vector<std::int64_t> seen(7, 0);
+    for (int i = 0; i < 500; ++i) {
+      if ((*results)[i] <= 0) ++bad;
+      seen[i % 7] = std::max(seen[i % 7], (*results)[i]);
+    }
+    std::int64_t total = 0;
+    for (auto s : seen) total += s;
+    if (total != 500) ++bad;
+    co_return bad;
+  });
+  EXPECT_EQ(mismatches, 0);
+}
+
+TEST(RedisStore, ReserveSettleMatchesLocalStore) {
+  RedisServer server;
+  RedisStore store(endpoint(server.port()), "t1:", std::chrono::seconds(60));
+  LocalStore local;
+  std::int64_t now = LocalStore::now_ms();
+  // Rates of 6 per minute drain one unit per 10 s: no drift between the two clocks here.
+  std::vector<LimitCheck> checks{quota("spend", 1000, 300, now - 60'000, now + 3'600'000),
+                                 rate("rpm", 6, 1), quota("conc", 2, 1)};
+  for (int i = 0; i < 8; ++i) {
+    std::string id = "r" + std::to_string(i);
+    std::string err;
+    auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+      return store.reserve(ex, checks, id, err);
+    });
+    ASSERT_TRUE(adm) << err;
+    Admission ladm = local.reserve(checks, static_cast<std::uint64_t>(i + 1), LocalStore::now_ms());
+    EXPECT_EQ(adm->admitted, ladm.admitted) << i;
+    for (std::size_t k = 0; k < checks.size(); ++k) {
+      EXPECT_EQ(adm->results[k].ok, ladm.results[k].ok) << i << "/" << k;
+      EXPECT_EQ(adm->results[k].remaining, ladm.results[k].remaining) << i << "/" << k;
+      EXPECT_EQ(adm->results[k].committed_before, ladm.results[k].committed_before) << i << "/" << k;
+    }
+    if (adm->admitted) {
+      std::vector<std::int64_t> actual{100, 1, 0};
+      bool ok = run<bool>([&](asio::any_io_executor ex) {
+        return store.settle(ex, checks, *adm, id, actual, err);
+      });
+      ASSERT_TRUE(ok) << err;
+      local.settle(checks, ladm, static_cast<std::uint64_t>(i + 1), actual, LocalStore::now_ms());
+    }
+  }
+  // Admitted: the rate (6) and spend (each settles 100 of a 300 reservation) decide.
+  EXPECT_EQ(local.committed("spend", now - 60'000), 600);
+}
+
+TEST(RedisStore, ExpiredReservationsAreReleasedAndRenewalsKeepThem) {
+  RedisServer server;
+  RedisStore store(endpoint(server.port()), "t2:", std::chrono::milliseconds(300));
+  std::vector<LimitCheck> checks{quota("c", 1, 1)};
+  auto reserve = [&](const std::string& id) {
+    std::string err;
+    return run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+      return store.reserve(ex, checks, id, err);
+    });
+  };
+  auto sleep = [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+  auto a = reserve("a");
+  ASSERT_TRUE(a && a->admitted);
+  EXPECT_FALSE(reserve("b")->admitted);
+  sleep(400);
+  auto c = reserve("c");  // "a" expired: a crashed owner does not hold the slot
+  ASSERT_TRUE(c && c->admitted);
+  for (int i = 0; i < 4; ++i) {
+    sleep(150);
+    std::string err;
+    auto held = run<std::optional<std::int64_t>>([&](asio::any_io_executor ex) {
+      return store.renew(ex, checks, *c, "c", err);
+    });
+    ASSERT_TRUE(held) << err;
+    EXPECT_EQ(*held, 1);
+  }
+  EXPECT_FALSE(reserve("d")->admitted);  // 600 ms later, renewed: still held
+}
+
+TEST(RedisStore, RetriedSettlementCountsOnce) {
+  RedisServer server;
+  RedisStore store(endpoint(server.port()), "t3:", std::chrono::seconds(60));
+  std::vector<LimitCheck> checks{quota("q", 100, 50)};
+  std::string err;
+  auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, checks, "x", err);
+  });
+  ASSERT_TRUE(adm && adm->admitted);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
+      return store.settle(ex, checks, *adm, "x", {40}, err);
+    }));
+  }
+  checks[0].cost = 60;
+  EXPECT_TRUE(run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+                return store.reserve(ex, checks, "y", err);
+              })->admitted);
+  checks[0].cost = 1;
+  EXPECT_FALSE(run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+                 return store.reserve(ex, checks, "z", err);
+               })->admitted);
+}
+
+TEST(RedisStore, LoadsScriptsAfterFlush) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  RedisStore store(ep, "t4:", std::chrono::seconds(60));
+  std::vector<LimitCheck> checks{rate("r", 10, 1)};
+  std::string err;
+  for (int i = 0; i < 2; ++i) {
+    auto r = run<redis::RespResult>([&](asio::any_io_executor ex) {
+      return redis::resp_command(ex, ep, {"SCRIPT", "FLUSH"});
+    });
+    ASSERT_TRUE(r.ok);
+    auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+      return store.reserve(ex, checks, "s" + std::to_string(i), err);
+    });
+    ASSERT_TRUE(adm) << err;
+    EXPECT_TRUE(adm->admitted);
+  }
+}
+
+TEST(RedisStore, UnreachableFailsFastThenRecovers) {
+  int port = testing::free_port();
+  auto ep = endpoint(port);
+  RedisStore store(ep, "t5:", std::chrono::seconds(60));
+  std::vector<LimitCheck> checks{rate("r", 1000, 1)};
+  std::string err;
+  asio::io_context io;  // its own connection: starts disconnected
+  auto attempt = [&] {
+    err.clear();
+    return run_on<std::optional<Admission>>(io, [&](asio::any_io_executor ex) {
+      return store.reserve(ex, checks, "u", err);
+    });
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(attempt());
+  EXPECT_FALSE(err.empty());
+  EXPECT_FALSE(attempt());  // within the backoff: fails at once
+  EXPECT_NE(err.find("unavailable"), std::string::npos) << err;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+
+  RedisServer server(port);
+  ASSERT_TRUE(server.running());
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // past the reconnect backoff
+  auto adm = attempt();
+  ASSERT_TRUE(adm) << err;
+  EXPECT_TRUE(adm->admitted);
+
+  server.stop();  // killed while connected
+  EXPECT_FALSE(attempt());
+  server.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  adm = attempt();
+  EXPECT_TRUE(adm) << err;
+}
+
+}  // namespace
+}  // namespace sluice::limits
