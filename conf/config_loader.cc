@@ -489,6 +489,10 @@ std::vector<std::string> known_config_keys() {
   add_list("identity.virtual_keys[].upstream_keys.", {"*"});
   add_list("filters.", {"chain"});
   add_list("filters.model_access.rules[].", {"tenant", "team", "app", "allow", "deny"});
+  for (const FilterFactory& f : builtin_filters()) {
+    if (f.config_keys == nullptr) continue;
+    for (const auto& k : f.config_keys()) out.push_back("filters." + std::string(f.name) + "." + k);
+  }
   add("sinks.jsonl.", kJsonlKeys);
   for (auto k : kKafkaKeys)
     if (k != "properties" && k != "spool") out.push_back("sinks.kafka." + std::string(k));

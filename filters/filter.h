@@ -109,6 +109,8 @@ struct StreamContext {
 
   int response_status = 0;  // upstream status, set before on_response_headers
   TokenUsage usage;         // provider-reported, filled as it arrives
+  std::int64_t cost_micro_usd = -1;  // the call's price, set by the filter that prices it
+                                     // (budget) in on_complete; -1: not priced
   std::string served_model;
   std::string finish_reason;
 
@@ -122,11 +124,32 @@ struct StreamContext {
   std::vector<std::pair<std::string, std::string>> event_fields;
   std::vector<AlertEvent> alerts;  // identity, ids and time are filled in by the connection
 
+  // Per-call state that cooperating filters share under a name they agree on (e.g. the rate
+  // limit and budget filters gathering their limits into one reservation). Created on first use.
+  template <typename T>
+  std::shared_ptr<T> shared(std::string_view name) {
+    for (auto& [n, p] : shared_state_)
+      if (n == name) return std::static_pointer_cast<T>(p);
+    auto p = std::make_shared<T>();
+    shared_state_.emplace_back(std::string(name), p);
+    return p;
+  }
+  // The shared state named `name` if a filter created it, else null.
+  template <typename T>
+  std::shared_ptr<T> find_shared(std::string_view name) const {
+    for (const auto& [n, p] : shared_state_)
+      if (n == name) return std::static_pointer_cast<T>(p);
+    return nullptr;
+  }
+
   void add_event_field(std::string filter, std::string json_object) {
     event_fields.emplace_back(std::move(filter), std::move(json_object));
   }
   void raise_alert(std::string type, std::string severity, std::string source,
                    std::string message, std::string details_json = "{}");
+
+ private:
+  std::vector<std::pair<std::string, std::shared_ptr<void>>> shared_state_;
 };
 
 // Everything the connection needs to know about how a call ended, for on_complete.
@@ -173,7 +196,8 @@ class Filter {
   }
 
   // A whole non-streamed response body (only when wants_response_body() is true; bounded by
-  // the upstream's max_response_body_bytes). May rewrite `body`.
+  // the upstream's max_response_body_bytes). May rewrite `body`, or return kRespond with
+  // ctx.reply set to answer with that error instead of the body.
   virtual FilterStatus on_response_body(StreamContext& ctx, std::string& body) {
     return FilterStatus::kContinue;
   }

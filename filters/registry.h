@@ -49,6 +49,9 @@ struct FilterFactory {
   std::shared_ptr<const FilterConfig> (*parse)(const ConfigNode& section);
   std::unique_ptr<Filter> (*create)(const std::shared_ptr<const FilterConfig>& config);
   FilterStats* (*stats)();
+  // The keys filters.<name> understands, dotted below it ("rules[].match.team"), for the test
+  // that keeps docs/configuration.md in step with the parsers; null: the loader lists them.
+  const std::vector<std::string>& (*config_keys)() = nullptr;
 };
 
 const std::vector<FilterFactory>& builtin_filters();

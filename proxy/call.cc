@@ -5,6 +5,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -169,6 +171,7 @@ class Call {
     event_.start_unix_us = start_unix_us_;
     ctx_.request_id = event_.request_id;
     conn_.client_wait_us = 0;
+    hold_ = worker_.shared().sinks->holds_response();
   }
 
   asio::awaitable<bool> run();
@@ -201,7 +204,14 @@ class Call {
   // Writes, in one system call: the pending response head (if any), `data` (chunk-framed
   // when `chunked`), and the final chunk when `last` and `chunked`.
   asio::awaitable<bool> write_out(std::string_view data, bool chunked, bool last);
+  // Completes the event, publishes it and its alerts (once), records metrics.
   void finish();
+  void complete_event();                    // usage fallback, timings, filters' on_complete
+  void publish_event(DurableCallback done);  // complete_event() + hand to the sinks
+  void record_metrics();
+  // With a sink that holds responses (fsync: always): publishes the event now and waits until
+  // it is durable; false when it was refused (fail_closed), then the final bytes must not go.
+  asio::awaitable<bool> hold_final_bytes();
   void fail(const std::string& cls, const char* source) {
     if (event_.error_class.empty()) {
       event_.error_class = cls;
@@ -232,17 +242,19 @@ class Call {
   std::int64_t ttfb_us_ = -1;
   std::int64_t response_bytes_ = 0;
   std::string pending_head_;  // response head not yet written: sent with the first body bytes
+  bool published_ = false;    // the event went to the sinks (before the final bytes, when held)
+  bool hold_ = false;         // a sink holds responses (fsync: always): see hold_final_bytes()
+  std::int64_t durable_wait_us_ = 0;
   char buf_[32 * 1024];
 };
 
 asio::awaitable<bool> Call::reply_local(const LocalReply& reply, bool keep_alive) {
   ctx_.reply = reply;
   event_.status = reply.status;
-  const char* source = reply.error_class == "filter_rejected" ||
-                               reply.error_class == "filter_failed"
-                           ? "sluice"
-                       : reply.status >= 500 ? "upstream"
-                                             : "client";
+  const bool ours = reply.error_class == "filter_rejected" || reply.error_class == "filter_failed" ||
+                    reply.error_class == "sink_unavailable" ||
+                    reply.error_class == "passthrough_refused";
+  const char* source = ours ? "sluice" : reply.status >= 500 ? "upstream" : "client";
   fail(reply.error_class, source);
   ttfb_us_ = us_since(start_);
   bool keep = co_await conn_.send_local_reply(reply, ctx_.provider, ctx_.request_id, keep_alive);
@@ -375,6 +387,15 @@ asio::awaitable<bool> Call::run() {
                                                       "endpoint " + route_.path + " is not allowed"),
                                      true);
     }
+  }
+
+  // A sink that must record every call and cannot (spool full, full_policy: fail_closed)
+  // refuses calls rather than serve them unrecorded.
+  if (!worker_.shared().sinks->accepting()) {
+    co_return co_await reply_local(
+        make_local_reply(LocalError::kSinkUnavailable, ctx_.provider,
+                         "the event spool is full and calls are refused until it drains"),
+        true);
   }
 
   // Request filters, in order.
@@ -658,6 +679,9 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
     std::size_t n = co_await read_body(up, parser, ec);
     if (n > 0) process(std::string_view(buf_, n));
     if (ec) break;
+    // The last read's bytes go out with the final chunk after the loop; with a sink that
+    // holds responses, so do the terminal event ([DONE], message_stop) and all after it.
+    if (parser.is_done() || (hold_ && adapter_->saw_terminal())) continue;
     if (!out.empty() || !pending_head_.empty()) {
       bool ok = co_await write_chunk(out);
       out.clear();
@@ -679,6 +703,9 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   if (ended_by_filter) {
     // The upstream is abandoned mid-response: its connection cannot be reused.
     upstream_ok = false;
+    if (hold_) {
+      if (!co_await hold_final_bytes()) co_return false;
+    }
     co_return co_await write_out(out, true, true);
   }
   if (ec) {
@@ -698,6 +725,9 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   if (adapter_->facts().is_error) fail("stream_error_event", "upstream");
   // Events the adapter could not read mean the client got a stream it cannot parse either.
   if (adapter_->malformed_events() > 0) fail("upstream_bad_response", "upstream");
+  if (hold_) {
+      if (!co_await hold_final_bytes()) co_return false;
+    }
   co_return co_await write_out(out, true, true);
 }
 
@@ -738,6 +768,13 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
       }
       // The last piece carries the final chunk too.
       bool last = parser.is_done() && !ec;
+      if (last) {
+        upstream_ok = true;  // for the event, published before these bytes when held
+        if (keep_copy && copy_complete) take_response_facts(copy);
+        if (hold_) {
+      if (!co_await hold_final_bytes()) co_return false;
+    }
+      }
       bool ok = co_await write_out(data, chunked, last);
       if (ok && last) sent_last = true;
       if (!ok || watch_->gone) {
@@ -769,7 +806,12 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
   if (keep_copy && copy_complete) {
     take_response_facts(copy);
   }
-  if (!sent_last) co_return co_await write_out({}, chunked, true);
+  if (!sent_last) {
+    if (hold_) {
+      if (!co_await hold_final_bytes()) co_return false;
+    }
+    co_return co_await write_out({}, chunked, true);
+  }
   co_return true;
 }
 
@@ -804,7 +846,16 @@ asio::awaitable<bool> Call::relay_buffered(UpstreamConn& up, ResponseParser& par
   upstream_ok = true;
   take_response_facts(body);
   for (auto& f : filters_) {
-    if (f->wants_response_body()) f->on_response_body(ctx_, body);
+    if (!f->wants_response_body()) continue;
+    if (f->on_response_body(ctx_, body) == FilterStatus::kRespond) {
+      // The filter refuses the response (e.g. a secret it blocks): the client gets its error
+      // in the provider's shape instead of any byte of the body.
+      event_.status = ctx_.reply.status;
+      fail(ctx_.reply.error_class.empty() ? "filter_rejected" : ctx_.reply.error_class, "sluice");
+      ttfb_us_ = us_since(start_);
+      co_return co_await conn_.send_local_reply(ctx_.reply, ctx_.provider, ctx_.request_id,
+                                                req_.keep_alive());
+    }
   }
   ClientHeadOptions co;
   co.status = ctx_.response_status;
@@ -817,10 +868,18 @@ asio::awaitable<bool> Call::relay_buffered(UpstreamConn& up, ResponseParser& par
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
   ttfb_us_ = us_since(start_);
   response_bytes_ += static_cast<std::int64_t>(body.size());
+  if (hold_) {
+      if (!co_await hold_final_bytes()) co_return false;
+    }
   co_return co_await conn_.write(bufs);
 }
 
 void Call::finish() {
+  if (!published_) publish_event(nullptr);
+  record_metrics();
+}
+
+void Call::complete_event() {
   if (adapter_) {
     const ResponseFacts& f = adapter_->facts();
     if (f.usage.source == TokenUsage::Source::kProvider) ctx_.usage = f.usage;
@@ -852,11 +911,20 @@ void Call::finish() {
   info.client_cancelled = event_.error_class == "client_cancelled";
   info.response_bytes = response_bytes_;
   for (auto& f : filters_) f->on_complete(ctx_, info);
+  event_.cost_micro_usd = ctx_.cost_micro_usd;
   event_.filter_fields = std::move(ctx_.event_fields);
   event_.alerts = static_cast<int>(ctx_.alerts.size());
+}
 
+void Call::publish_event(DurableCallback done) {
+  complete_event();
+  published_ = true;
   SinkSet& sinks = *worker_.shared().sinks;
-  sinks.publish(make_record(event_));
+  if (done) {
+    sinks.publish(make_record(event_), std::move(done));
+  } else {
+    sinks.publish(make_record(event_));
+  }
   metrics_.events_published.fetch_add(1, std::memory_order_relaxed);
   for (auto& a : ctx_.alerts) {
     a.alert_id = new_event_id();
@@ -869,7 +937,55 @@ void Call::finish() {
     sinks.publish(make_record(a));
     metrics_.alerts_published.fetch_add(1, std::memory_order_relaxed);
   }
+}
 
+// How long the final bytes wait for the event's durability at most (a stuck disk or spool
+// writer must not hang every response): then they go anyway, counted.
+constexpr std::chrono::seconds kDurableWait{5};
+
+asio::awaitable<bool> Call::hold_final_bytes() {
+  if (published_) co_return true;
+  // fsync: always — the call's event must be durable before the client can see a complete
+  // response (so a complete response implies a durable event). The callback comes from the
+  // spool writer's thread: it posts here; a missing callback is bounded by kDurableWait.
+  struct Wait {
+    explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    bool done = false;
+    Durability result = Durability::kUnknown;
+  };
+  auto ex = co_await asio::this_coro::executor;
+  auto wait = std::make_shared<Wait>(ex);
+  wait->timer.expires_after(kDurableWait);
+  auto t = Clock::now();
+  publish_event([wait, ex](Durability d) {
+    asio::post(ex, [wait, d] {
+      wait->done = true;
+      wait->result = d;
+      wait->timer.cancel();
+    });
+  });
+  co_await wait->timer.async_wait(kTuple);
+  durable_wait_us_ = us_since(t);
+  metrics_.durable_waits.fetch_add(1, std::memory_order_relaxed);
+  metrics_.durable_wait_us.fetch_add(static_cast<std::uint64_t>(durable_wait_us_),
+                                     std::memory_order_relaxed);
+  if (!wait->done) {
+    metrics_.durable_wait_timeouts.fetch_add(1, std::memory_order_relaxed);
+    log_throttled(LogLevel::kWarn, "durable-wait", "event not durable in time; response released");
+    co_return true;
+  }
+  // fail_closed with a full spool: the event cannot be stored, so the response must not
+  // complete either (the client sees a cut response, never a success without its record).
+  if (wait->result == Durability::kRejected) {
+    metrics_.durable_rejected.fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+  }
+  co_return true;
+}
+
+void Call::record_metrics() {
+  std::int64_t total = event_.total_us;
   CallRecord rec;
   rec.provider = event_.provider.empty() ? "none" : event_.provider;
   rec.model = event_.requested_model;

@@ -186,7 +186,35 @@ void append_status_line(std::string& out, int status, std::string_view reason) {
   out += "\r\n";
 }
 
-void append_framing(std::string& out, const ClientHeadOptions& o) {
+// A header value that is a plain non-negative integer (a "remaining" or "limit" count).
+bool as_count(std::string_view v, std::uint64_t& out) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty()) return false;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), out);
+  return r.ec == std::errc() && r.ptr == v.data() + v.size();
+}
+
+// When Sluice adds a header the upstream also sent (its own rate-limit headers): the tighter
+// of two counts wins, otherwise Sluice's value. Returns true when Sluice's `extra` header
+// replaces the upstream's field (then the upstream's is dropped), false when the upstream's
+// smaller count stays (then Sluice's is dropped).
+bool extra_wins(std::string_view extra_value, std::string_view upstream_value) {
+  std::uint64_t mine = 0, theirs = 0;
+  if (as_count(extra_value, mine) && as_count(upstream_value, theirs)) return mine < theirs;
+  return true;
+}
+
+const std::pair<std::string, std::string>* find_extra(const ClientHeadOptions& o,
+                                                      std::string_view name) {
+  if (o.extra == nullptr) return nullptr;
+  for (const auto& kv : *o.extra)
+    if (kv.first.size() == name.size() && iequals(name, lower(kv.first))) return &kv;
+  return nullptr;
+}
+
+void append_framing(std::string& out, const ClientHeadOptions& o,
+                    const http::fields* upstream = nullptr) {
   if (o.chunked) {
     append_field(out, "Transfer-Encoding", "chunked");
   } else if (o.content_length >= 0) {
@@ -195,8 +223,15 @@ void append_framing(std::string& out, const ClientHeadOptions& o) {
     out += "\r\n";
   }
   if (!o.request_id.empty()) append_field(out, "x-sluice-request-id", o.request_id);
-  if (o.extra != nullptr)
-    for (const auto& [k, v] : *o.extra) append_field(out, k, v);
+  if (o.extra != nullptr) {
+    for (const auto& [k, v] : *o.extra) {
+      if (upstream != nullptr) {
+        auto it = upstream->find(k);
+        if (it != upstream->end() && !extra_wins(v, it->value())) continue;
+      }
+      append_field(out, k, v);
+    }
+  }
   append_field(out, "Connection", o.keep_alive ? "keep-alive" : "close");
   out += "\r\n";
 }
@@ -209,9 +244,11 @@ std::string build_client_head(const http::fields& upstream_fields, const ClientH
   auto tokens = connection_tokens(upstream_fields);
   for (const auto& f : upstream_fields) {
     if (skip(upstream_fields, tokens, f)) continue;
+    if (const auto* mine = find_extra(o, f.name_string()); mine != nullptr && extra_wins(mine->second, f.value()))
+      continue;  // Sluice's tighter limit header replaces the provider's
     append_field(out, f.name_string(), f.value());
   }
-  append_framing(out, o);
+  append_framing(out, o, &upstream_fields);
   return out;
 }
 

@@ -58,6 +58,9 @@ LocalReply make_local_reply(LocalError kind, Provider provider, std::string mess
     case LocalError::kUpstreamBadResponse:
       set(502, "api_error", "api_error", "upstream_bad_response", "upstream_bad_response");
       break;
+    case LocalError::kSinkUnavailable:
+      set(503, "api_error", "overloaded_error", "event_sink_unavailable", "sink_unavailable");
+      break;
     case LocalError::kFilterFailed:
       set(500, "api_error", "api_error", "filter_failed", "filter_failed");
       break;

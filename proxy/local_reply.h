@@ -32,6 +32,7 @@ enum class LocalError {
   kUpstreamBadResponse,// 502
   kShuttingDown,       // 503
   kFilterFailed,       // 500: a filter's request phase failed unexpectedly
+  kSinkUnavailable,    // 503: the event spool is full and full_policy is fail_closed
 };
 
 // The status, provider error type, OpenAI code and event error_class for a local error.

@@ -180,6 +180,10 @@ void ProxyMetrics::render(std::string& out) const {
   gauge(out, "sluice_client_disconnects_total", "counter", "Calls the client abandoned before the response ended.", ld(client_disconnects));
   gauge(out, "sluice_events_published_total", "counter", "Call events handed to the sinks.", ld(events_published));
   gauge(out, "sluice_alerts_published_total", "counter", "Alerts handed to the sinks.", ld(alerts_published));
+  gauge(out, "sluice_durable_waits_total", "counter", "Responses whose final bytes waited for their event to be durable (fsync: always).", ld(durable_waits));
+  gauge(out, "sluice_durable_wait_microseconds_total", "counter", "Time final bytes waited for event durability, summed (µs).", ld(durable_wait_us));
+  gauge(out, "sluice_durable_wait_timeouts_total", "counter", "Final bytes released because durability took longer than 5 s.", ld(durable_wait_timeouts));
+  gauge(out, "sluice_durable_rejected_total", "counter", "Responses cut because their event was refused (spool full, fail_closed).", ld(durable_rejected));
 }
 
 }  // namespace sluice

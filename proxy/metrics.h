@@ -74,6 +74,11 @@ class ProxyMetrics {
   std::atomic<std::uint64_t> client_disconnects{0};
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> alerts_published{0};
+  // fsync: always — responses whose final bytes waited for their event to be durable.
+  std::atomic<std::uint64_t> durable_waits{0};
+  std::atomic<std::uint64_t> durable_wait_us{0};        // sum of the waits
+  std::atomic<std::uint64_t> durable_wait_timeouts{0};  // released after kDurableWait anyway
+  std::atomic<std::uint64_t> durable_rejected{0};       // fail_closed: response cut instead
 
   void render(std::string& out) const;
 

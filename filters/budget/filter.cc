@@ -173,6 +173,7 @@ FilterFactory budget_factory() {
             std::static_pointer_cast<const budget::Config>(c));
       },
       [] { return budget::stats(); },
+      &budget::config_keys,
   };
 }
 

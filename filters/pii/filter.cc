@@ -324,6 +324,7 @@ FilterFactory pii_factory() {
         return std::make_unique<pii::PiiFilter>(std::static_pointer_cast<const pii::Config>(c));
       },
       [] { return pii::stats(); },
+      &pii::config_keys,
   };
 }
 

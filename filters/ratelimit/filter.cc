@@ -195,6 +195,7 @@ FilterFactory ratelimit_factory() {
             std::static_pointer_cast<const ratelimit::Config>(c));
       },
       [] { return ratelimit::stats(); },
+      &ratelimit::config_keys,
   };
 }
 

@@ -261,10 +261,10 @@ def start_unmanaged(cfg_text, d: pathlib.Path):
 
 def test_sluice_sigkill_with_fsync_always_delivers_every_completed_call(broker, sluice_factory, mock, workdir):
     """fsync: always promises that a complete response implies a durable event. Calls that
-    completed before the SIGKILL must all reach Kafka after the restart. This relies on the
-    proxy holding each response's final bytes until SinkSet::publish(record, done) reports
-    (proxy/call.cc); without that hold, a call completing in the last ~0.2 ms before the kill
-    can lose its event, and this test can fail."""
+    completed before the SIGKILL must all reach Kafka after the restart. The proxy holds each
+    response's final bytes (the last chunk, [DONE]) until SinkSet::publish(record, done)
+    reports the event durable (proxy/call.cc, hold_final_bytes); without that hold, a call
+    completing in the last ~0.2 ms before the kill could lose its event."""
     ev_topic, al_topic = topics()
     spool = workdir / f"spool-{ev_topic}"
     text = kafka_config(mock, broker.bootstrap, spool, ev_topic, al_topic, spool_extra="      fsync: always\n")
@@ -313,14 +313,18 @@ def test_spool_full_fail_closed_stops_accepting(sluice_factory, mock, workdir):
                                     spool_extra="      max_bytes: 64KiB\n      segment_bytes: 64KiB\n"
                                                 "      full_policy: fail_closed\n"))
     c = client(s)
+    refused = 0
     for i in range(120):
-        call(c, i)
+        try:
+            call(c, i)
+        except openai.APIStatusError as e:  # once the spool is full: 503, the call refused
+            assert e.status_code == 503
+            refused += 1
     st = wait(lambda: (lambda st: st if not st["accepting"] else None)(status(s)), 10, "not accepting")
     assert st["spool"]["full"] and st["spool"]["rejected"] > 0
     assert s.metric('sluice_sink_spool_records_total{sink="kafka",outcome="rejected"}') > 0
 
 
-@pytest.mark.xfail(strict=True, reason="the proxy does not call SinkSet::accepting() yet (proxy/call.cc)")
 def test_spool_full_fail_closed_answers_503(sluice_factory, mock, workdir):
     spool = workdir / f"spool-503-{uuid.uuid4().hex[:6]}"
     s = sluice_factory(kafka_config(mock, UNREACHABLE, spool,
@@ -336,6 +340,8 @@ def test_spool_full_fail_closed_answers_503(sluice_factory, mock, workdir):
     with pytest.raises(openai.APIStatusError) as e:
         call(c, 999)
     assert e.value.status_code == 503
+    assert e.value.body["code"] == "event_sink_unavailable" and e.value.body["message"].startswith("sluice: ")
+    assert e.value.response.headers["x-sluice-error"] == "sink_unavailable"
 
 
 def test_corrupt_spool_tail_is_cut_counted_and_the_rest_delivered(broker, sluice_factory, mock, workdir):

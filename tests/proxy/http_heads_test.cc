@@ -279,6 +279,32 @@ TEST(ClientHead, ChunkedFraming) {
   EXPECT_EQ(count_name(l, "content-length"), 0);
 }
 
+// Sluice's own limit headers (added by the rate-limit and budget filters): of two counts the
+// tighter one reaches the client, other values of Sluice's replace the provider's.
+TEST(ClientHead, SluiceLimitHeadersReplaceTheProvidersWhenTighter) {
+  Fields up = upstream_response_fields();
+  up.insert("x-ratelimit-remaining-requests", "499");
+  up.insert("x-ratelimit-limit-requests", "500");
+  up.insert("x-ratelimit-reset-requests", "120ms");
+  std::vector<std::pair<std::string, std::string>> extra = {
+      {"x-ratelimit-remaining-requests", "7"},   // tighter: Sluice's wins
+      {"X-RateLimit-Limit-Requests", "1000"},    // looser: the provider's stays
+      {"x-ratelimit-reset-requests", "30s"},     // not a count: Sluice's replaces
+      {"x-sluice-budget", "ok"}};                // only Sluice's
+  ClientHeadOptions o;
+  o.reason = "OK";
+  o.content_length = 0;
+  o.extra = &extra;
+  Lines l = lines_of(build_client_head(up, o));
+  EXPECT_EQ(count_name(l, "x-ratelimit-remaining-requests"), 1);
+  EXPECT_TRUE(has_line(l, "x-ratelimit-remaining-requests: 7"));
+  EXPECT_EQ(count_name(l, "x-ratelimit-limit-requests"), 1);
+  EXPECT_TRUE(has_line(l, "x-ratelimit-limit-requests: 500"));
+  EXPECT_EQ(count_name(l, "x-ratelimit-reset-requests"), 1);
+  EXPECT_TRUE(has_line(l, "x-ratelimit-reset-requests: 30s"));
+  EXPECT_TRUE(has_line(l, "x-sluice-budget: ok"));
+}
+
 TEST(ClientHead, ContentLengthFraming) {
   ClientHeadOptions o;
   o.reason = "OK";
