@@ -685,7 +685,8 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
     if (!out.empty() || !pending_head_.empty()) {
       bool ok = co_await write_chunk(out);
       out.clear();
-      if (!ok || watch_->gone) {
+      // A client that leaves once it has the terminal event ([DONE]) got the whole answer.
+      if (!ok || (watch_->gone && !adapter_->saw_terminal())) {
         fail("client_cancelled", "client");
         metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
         co_return false;
@@ -695,7 +696,7 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   metrics_.sse_oversize_events.fetch_add(framer.oversize_events(), std::memory_order_relaxed);
   metrics_.sse_malformed_events.fetch_add(adapter_->malformed_events(), std::memory_order_relaxed);
 
-  if (watch_->gone) {
+  if (watch_->gone && !adapter_->saw_terminal()) {
     fail("client_cancelled", "client");
     metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
     co_return false;
@@ -777,7 +778,8 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
       }
       bool ok = co_await write_out(data, chunked, last);
       if (ok && last) sent_last = true;
-      if (!ok || watch_->gone) {
+      // A client that leaves once it has every byte got the whole answer.
+      if (!ok || (watch_->gone && !sent_last)) {
         fail("client_cancelled", "client");
         metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
         co_return false;
@@ -785,7 +787,7 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
     }
     if (ec) break;
   }
-  if (ec || watch_->gone) {
+  if (ec || (watch_->gone && !sent_last)) {
     fail(watch_->gone ? "client_cancelled"
                       : (ec == beast::error::timeout ? "upstream_timeout" : "upstream_reset"),
          watch_->gone ? "client" : "upstream");

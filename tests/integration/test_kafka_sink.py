@@ -110,10 +110,9 @@ def test_each_call_is_exactly_one_schema_valid_event_equal_to_the_call(broker, s
         assert m["key"] == ev["identity"]["tenant"] == "default"
         assert m["headers"]["id"] == ev["event_id"]
         assert ev["status"] == 200
-        # The openai SDK closes a stream's connection as soon as it has read [DONE]; the proxy
-        # then sometimes fails to write the chunked terminator and records the call as
-        # client_cancelled (a proxy race, reported; not the sink's concern).
-        assert ev["error"] is None or (want["stream"] and ev["error"]["class"] == "client_cancelled")
+        # The openai SDK may close a stream's connection as soon as it has read [DONE]: the call
+        # is complete all the same, and recorded without an error.
+        assert ev["error"] is None, ev["error"]
         assert ev["stream"] is want["stream"]
         assert ev["model"]["requested"] == want["model"]
         assert ev["identity"]["key_fingerprint"] == FP
