@@ -5,11 +5,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -37,7 +37,7 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 Provider provider_from_headers(const ClientRequest& req) {
   return req.count("anthropic-version") != 0 || req.count("x-api-key") != 0 ? Provider::kAnthropic
-                                                                           : Provider::kOpenAI;
+                                                                            : Provider::kOpenAI;
 }
 
 namespace {
@@ -67,17 +67,19 @@ void start_watch(ClientConnection& conn, const std::shared_ptr<DisconnectWatch>&
   // socket with epoll (a system call per call), while a read right after the request read
   // that drained the socket is queued without one. A plain completion handler, not a
   // coroutine: this runs once per call.
-  conn.socket().async_receive(
-      asio::buffer(&watch->peek_byte, 1), asio::socket_base::message_peek,
-      [watch](const error_code& ec, std::size_t) {
-        if (!watch->active) return;  // the call ended (the receive was cancelled)
-        // Bytes: the client pipelined its next request and is still there (they stay in the
-        // socket for the next read). An error: EOF, reset, or a write deadline that fired.
-        if (!ec) return;
-        watch->gone = true;
-        if (watch->upstream != nullptr) watch->upstream->abort();
-        if (watch->cancel != nullptr) watch->cancel->emit(asio::cancellation_type::terminal);
-      });
+  conn.socket().async_receive(asio::buffer(&watch->peek_byte, 1), asio::socket_base::message_peek,
+                              [watch](const error_code& ec, std::size_t) {
+                                if (!watch->active)
+                                  return;  // the call ended (the receive was cancelled)
+                                // Bytes: the client pipelined its next request and is still there
+                                // (they stay in the socket for the next read). An error: EOF,
+                                // reset, or a write deadline that fired.
+                                if (!ec) return;
+                                watch->gone = true;
+                                if (watch->upstream != nullptr) watch->upstream->abort();
+                                if (watch->cancel != nullptr)
+                                  watch->cancel->emit(asio::cancellation_type::terminal);
+                              });
 }
 
 void stop_watch(ClientConnection& conn, DisconnectWatch& watch) {
@@ -108,9 +110,12 @@ struct ChunkFrame {
 
 LocalError connect_error_kind(ConnectError e) {
   switch (e) {
-    case ConnectError::kTls: return LocalError::kUpstreamTls;
-    case ConnectError::kTimeout: return LocalError::kUpstreamTimeout;
-    default: return LocalError::kUpstreamConnect;
+    case ConnectError::kTls:
+      return LocalError::kUpstreamTls;
+    case ConnectError::kTimeout:
+      return LocalError::kUpstreamTimeout;
+    default:
+      return LocalError::kUpstreamConnect;
   }
 }
 
@@ -163,8 +168,12 @@ class Call {
   static void operator delete(void* p, std::size_t n) { CallStorage::give(p, n, sizeof(Call)); }
 
   Call(ClientConnection& conn, ClientRequest& req, Clock::time_point start)
-      : conn_(conn), worker_(conn.worker()), req_(req), start_(start),
-        runtime_(worker_.shared().runtime.get()), metrics_(worker_.metrics()) {
+      : conn_(conn),
+        worker_(conn.worker()),
+        req_(req),
+        start_(start),
+        runtime_(worker_.shared().runtime.get()),
+        metrics_(worker_.metrics()) {
     start_unix_us_ = unix_us_now();
     event_.event_id = new_event_id(start_unix_us_);
     event_.request_id = event_.event_id;
@@ -186,8 +195,7 @@ class Call {
   asio::awaitable<bool> relay_sse(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok);
   asio::awaitable<bool> relay_body(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok,
                                    bool chunked);
-  asio::awaitable<bool> relay_buffered(UpstreamConn& up, ResponseParser& parser,
-                                       bool& upstream_ok);
+  asio::awaitable<bool> relay_buffered(UpstreamConn& up, ResponseParser& parser, bool& upstream_ok);
   asio::awaitable<bool> write_chunk(std::string_view data) { return write_out(data, true, false); }
   // Usage, served model and finish reason from a whole (non-streamed) response body.
   void take_response_facts(std::string_view body) {
@@ -199,14 +207,13 @@ class Call {
   }
   // One upstream read into buf_, plus every chunk that read brought (Beast parses one chunk
   // per read; the rest needs no I/O). Returns how many body bytes are in buf_.
-  asio::awaitable<std::size_t> read_body(UpstreamConn& up, ResponseParser& parser,
-                                         error_code& ec);
+  asio::awaitable<std::size_t> read_body(UpstreamConn& up, ResponseParser& parser, error_code& ec);
   // Writes, in one system call: the pending response head (if any), `data` (chunk-framed
   // when `chunked`), and the final chunk when `last` and `chunked`.
   asio::awaitable<bool> write_out(std::string_view data, bool chunked, bool last);
   // Completes the event, publishes it and its alerts (once), records metrics.
   void finish();
-  void complete_event();                    // usage fallback, timings, filters' on_complete
+  void complete_event();                     // usage fallback, timings, filters' on_complete
   void publish_event(DurableCallback done);  // complete_event() + hand to the sinks
   void record_metrics();
   // With a sink that holds responses (fsync: always): publishes the event now and waits until
@@ -251,9 +258,9 @@ class Call {
 asio::awaitable<bool> Call::reply_local(const LocalReply& reply, bool keep_alive) {
   ctx_.reply = reply;
   event_.status = reply.status;
-  const bool ours = reply.error_class == "filter_rejected" || reply.error_class == "filter_failed" ||
-                    reply.error_class == "sink_unavailable" ||
-                    reply.error_class == "passthrough_refused";
+  const bool ours =
+      reply.error_class == "filter_rejected" || reply.error_class == "filter_failed" ||
+      reply.error_class == "sink_unavailable" || reply.error_class == "passthrough_refused";
   const char* source = ours ? "sluice" : reply.status >= 500 ? "upstream" : "client";
   fail(reply.error_class, source);
   ttfb_us_ = us_since(start_);
@@ -291,7 +298,8 @@ asio::awaitable<bool> Call::run() {
   std::string_view target = req_.target();
   event_.path = std::string(target.substr(0, target.find('?')));
   event_.request_bytes = static_cast<std::int64_t>(req_.body().size());
-  if (auto tp = req_["traceparent"]; !tp.empty()) event_.traceparent = std::string(tp.substr(0, 128));
+  if (auto tp = req_["traceparent"]; !tp.empty())
+    event_.traceparent = std::string(tp.substr(0, 128));
 
   // Identity first, so that every event (a 404 included) names its caller. The key is read
   // from x-api-key (Anthropic style), else from a bearer token (OpenAI style).
@@ -315,9 +323,9 @@ asio::awaitable<bool> Call::run() {
   }
   if (route_.route == nullptr) {
     metrics_.client_error(ClientError::kRouteNotFound);
-    co_return co_await reply_local(make_local_reply(LocalError::kRouteNotFound, ctx_.provider,
-                                                    "no route for " + event_.path),
-                                   true);
+    co_return co_await reply_local(
+        make_local_reply(LocalError::kRouteNotFound, ctx_.provider, "no route for " + event_.path),
+        true);
   }
   upstream_ = route_.upstream;
   ctx_.provider = upstream_->provider;
@@ -362,8 +370,7 @@ asio::awaitable<bool> Call::run() {
   // The body: validated whole, so the provider can never read a different request than the
   // one Sluice checked.
   std::string_view ctype = req_[http::field::content_type];
-  bool json_body = !req_.body().empty() &&
-                   (ctype.empty() || icontains(ctype, "json"));
+  bool json_body = !req_.body().empty() && (ctype.empty() || icontains(ctype, "json"));
   if (route_.api != ApiKind::kPassthrough || json_body) {
     RequestReadResult rr = read_request(route_.api, req_.body());
     if (!rr.ok) {
@@ -371,8 +378,8 @@ asio::awaitable<bool> Call::run() {
                                     rr.error.find("escaped") != std::string::npos
                                 ? ClientError::kSmuggling
                                 : ClientError::kBadJson);
-      co_return co_await reply_local(make_local_reply(LocalError::kBadRequest, ctx_.provider, rr.error),
-                                     true);
+      co_return co_await reply_local(
+          make_local_reply(LocalError::kBadRequest, ctx_.provider, rr.error), true);
     }
     ctx_.request = std::move(rr.summary);
   }
@@ -383,9 +390,10 @@ asio::awaitable<bool> Call::run() {
   if (route_.api == ApiKind::kPassthrough) {
     PassthroughPolicy policy = route_.route->passthrough.value_or(cfg.passthrough);
     if (policy == PassthroughPolicy::kRefuse) {
-      co_return co_await reply_local(make_local_reply(LocalError::kPassthroughRefused, ctx_.provider,
-                                                      "endpoint " + route_.path + " is not allowed"),
-                                     true);
+      co_return co_await reply_local(
+          make_local_reply(LocalError::kPassthroughRefused, ctx_.provider,
+                           "endpoint " + route_.path + " is not allowed"),
+          true);
     }
   }
 
@@ -399,7 +407,8 @@ asio::awaitable<bool> Call::run() {
   }
 
   // Request filters, in order.
-  for (const auto& spec : runtime_->chain(route_.route)) filters_.push_back(spec.factory->create(spec.config));
+  for (const auto& spec : runtime_->chain(route_.route))
+    filters_.push_back(spec.factory->create(spec.config));
   ctx_.body = std::move(req_.body());
   for (auto& f : filters_) {
     FilterStatus st = f->on_request(ctx_);
@@ -515,8 +524,8 @@ asio::awaitable<bool> Call::exchange() {
       continue;
     }
     LocalError kind = ec == beast::error::timeout ? LocalError::kUpstreamTimeout
-                      : parser->got_some()       ? LocalError::kUpstreamBadResponse
-                                                 : LocalError::kUpstreamReset;
+                      : parser->got_some()        ? LocalError::kUpstreamBadResponse
+                                                  : LocalError::kUpstreamReset;
     co_return co_await upstream_failed(make_local_reply(
         kind, ctx_.provider,
         "upstream " + upstream_->name + " failed before responding (" + ec.message() + ")"));
@@ -533,9 +542,10 @@ asio::awaitable<bool> Call::exchange() {
   // usage cannot be read (the event falls back to the estimate): counted and logged.
   if (auto ce = res[http::field::content_encoding]; !ce.empty() && !iequals(ce, "identity")) {
     metrics_.upstream_compressed.fetch_add(1, std::memory_order_relaxed);
-    log_throttled(LogLevel::kWarn, "compressed:" + upstream_->name,
-                  "upstream compressed its response despite Accept-Encoding: identity",
-                  {{"upstream", upstream_->name}, {"content_encoding", std::string(ce.substr(0, 32))}});
+    log_throttled(
+        LogLevel::kWarn, "compressed:" + upstream_->name,
+        "upstream compressed its response despite Accept-Encoding: identity",
+        {{"upstream", upstream_->name}, {"content_encoding", std::string(ce.substr(0, 32))}});
     sse = false;  // a compressed stream cannot be framed: relay its bytes as they come
   }
   bool buffer_whole = false;
@@ -562,7 +572,7 @@ asio::awaitable<bool> Call::exchange() {
   } else {
     up->abort();
   }
-  co_return client_ok && upstream_ok && !worker_.shared().draining.load(std::memory_order_relaxed);
+  co_return client_ok&& upstream_ok && !worker_.shared().draining.load(std::memory_order_relaxed);
 }
 
 // The upstream failed before its response began: the client gets a provider-shaped 502/504.
@@ -727,8 +737,8 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   // Events the adapter could not read mean the client got a stream it cannot parse either.
   if (adapter_->malformed_events() > 0) fail("upstream_bad_response", "upstream");
   if (hold_) {
-      if (!co_await hold_final_bytes()) co_return false;
-    }
+    if (!co_await hold_final_bytes()) co_return false;
+  }
   co_return co_await write_out(out, true, true);
 }
 
@@ -758,23 +768,26 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
   std::string copy;
   bool copy_complete = true;
   bool sent_last = false;
+  bool facts_taken = false;
   error_code ec;
   while (!parser.is_done()) {
     std::size_t n = co_await read_body(up, parser, ec);
     if (n > 0) {
       std::string_view data(buf_, n);
       if (keep_copy && copy_complete) {
-        if (copy.size() + n <= upstream_->max_response_body_bytes) copy.append(data);
-        else copy_complete = false;
+        if (copy.size() + n <= upstream_->max_response_body_bytes)
+          copy.append(data);
+        else
+          copy_complete = false;
       }
       // The last piece carries the final chunk too.
       bool last = parser.is_done() && !ec;
-      if (last) {
-        upstream_ok = true;  // for the event, published before these bytes when held
+      if (last && hold_) {
+        // The event is published before these bytes: it needs the response's facts now.
+        upstream_ok = true;
         if (keep_copy && copy_complete) take_response_facts(copy);
-        if (hold_) {
-      if (!co_await hold_final_bytes()) co_return false;
-    }
+        facts_taken = true;
+        if (!co_await hold_final_bytes()) co_return false;
       }
       bool ok = co_await write_out(data, chunked, last);
       if (ok && last) sent_last = true;
@@ -794,10 +807,9 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
     if (!watch_->gone && !pending_head_.empty()) {
       // Nothing reached the client yet: it gets a clear 502/504 instead of a cut response.
       pending_head_.clear();
-      LocalReply r = make_local_reply(ec == beast::error::timeout ? LocalError::kUpstreamTimeout
-                                                                  : LocalError::kUpstreamReset,
-                                      ctx_.provider, "upstream " + upstream_->name +
-                                                         " failed before its response body");
+      LocalReply r = make_local_reply(
+          ec == beast::error::timeout ? LocalError::kUpstreamTimeout : LocalError::kUpstreamReset,
+          ctx_.provider, "upstream " + upstream_->name + " failed before its response body");
       event_.status = r.status;
       ttfb_us_ = us_since(start_);
       co_await conn_.send_local_reply(r, ctx_.provider, ctx_.request_id, false);
@@ -805,9 +817,7 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
     co_return false;  // the client sees a short body and a closed connection
   }
   upstream_ok = true;
-  if (keep_copy && copy_complete) {
-    take_response_facts(copy);
-  }
+  if (keep_copy && copy_complete && !facts_taken) take_response_facts(copy);
   if (!sent_last) {
     if (hold_) {
       if (!co_await hold_final_bytes()) co_return false;
@@ -871,8 +881,8 @@ asio::awaitable<bool> Call::relay_buffered(UpstreamConn& up, ResponseParser& par
   ttfb_us_ = us_since(start_);
   response_bytes_ += static_cast<std::int64_t>(body.size());
   if (hold_) {
-      if (!co_await hold_final_bytes()) co_return false;
-    }
+    if (!co_await hold_final_bytes()) co_return false;
+  }
   co_return co_await conn_.write(bufs);
 }
 
@@ -1005,9 +1015,14 @@ void Call::record_metrics() {
     std::string status = std::to_string(event_.status);
     std::string tot = std::to_string(total);
     log(LogLevel::kInfo, "call",
-        {{"request_id", event_.request_id}, {"tenant", event_.identity.tenant},
-         {"provider", event_.provider}, {"path", event_.path}, {"model", event_.requested_model},
-         {"status", status}, {"error", event_.error_class}, {"total_us", tot}});
+        {{"request_id", event_.request_id},
+         {"tenant", event_.identity.tenant},
+         {"provider", event_.provider},
+         {"path", event_.path},
+         {"model", event_.requested_model},
+         {"status", status},
+         {"error", event_.error_class},
+         {"total_us", tot}});
   }
 }
 

@@ -16,7 +16,9 @@ std::string lower(std::string_view s) {
 }
 
 namespace {
-inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+inline char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view lower_b) {
@@ -38,10 +40,18 @@ bool icontains(std::string_view s, std::string_view lower_needle) {
 }
 
 bool is_hop_by_hop(std::string_view n) {
-  static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive",        "proxy-connection", "proxy-authorization",
-      "proxy-authenticate", "te",        "trailer",          "transfer-encoding",
-      "upgrade",    "content-length",    "host",             "expect"};
+  static constexpr std::string_view kNames[] = {"connection",
+                                                "keep-alive",
+                                                "proxy-connection",
+                                                "proxy-authorization",
+                                                "proxy-authenticate",
+                                                "te",
+                                                "trailer",
+                                                "transfer-encoding",
+                                                "upgrade",
+                                                "content-length",
+                                                "host",
+                                                "expect"};
   return std::find(std::begin(kNames), std::end(kNames), n) != std::end(kNames);
 }
 
@@ -68,9 +78,9 @@ bool is_hop_by_hop(http::field f, std::string_view name) {
     default:
       return false;
   }
-  for (std::string_view k : {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
-                             "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade",
-                             "content-length", "host", "expect"})
+  for (std::string_view k :
+       {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
+        "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host", "expect"})
     if (iequals(name, k)) return true;
   return false;
 }
@@ -109,8 +119,10 @@ ConnectionTokens connection_tokens(const http::fields& f) {
   ConnectionTokens out;
   for_each_connection_token(f, [&](std::string_view tok) {
     if (iequals(tok, "keep-alive") || iequals(tok, "close")) return false;
-    if (out.count < ConnectionTokens::kMax) out.tokens[out.count++] = tok;
-    else out.overflow = true;
+    if (out.count < ConnectionTokens::kMax)
+      out.tokens[out.count++] = tok;
+    else
+      out.overflow = true;
     return false;
   });
   return out;
@@ -123,10 +135,12 @@ bool named_in_connection(const http::fields& fields, const ConnectionTokens& t,
     if (iequals(t.tokens[i], lname)) return true;
   if (!t.overflow) return false;
   // Rare: more tokens than the cap; scan the header again without one.
-  return for_each_connection_token(fields, [&](std::string_view tok) { return iequals(tok, lname); });
+  return for_each_connection_token(fields,
+                                   [&](std::string_view tok) { return iequals(tok, lname); });
 }
 
-bool skip(const http::fields& fields, const ConnectionTokens& t, const http::fields::value_type& f) {
+bool skip(const http::fields& fields, const ConnectionTokens& t,
+          const http::fields::value_type& f) {
   if (is_hop_by_hop(f.name(), f.name_string())) return true;
   if (t.count == 0 && !t.overflow) return false;
   return named_in_connection(fields, t, f.name_string());
@@ -244,7 +258,8 @@ std::string build_client_head(const http::fields& upstream_fields, const ClientH
   auto tokens = connection_tokens(upstream_fields);
   for (const auto& f : upstream_fields) {
     if (skip(upstream_fields, tokens, f)) continue;
-    if (const auto* mine = find_extra(o, f.name_string()); mine != nullptr && extra_wins(mine->second, f.value()))
+    if (const auto* mine = find_extra(o, f.name_string());
+        mine != nullptr && extra_wins(mine->second, f.value()))
       continue;  // Sluice's tighter limit header replaces the provider's
     append_field(out, f.name_string(), f.value());
   }

@@ -32,8 +32,8 @@ struct ClientHeadOptions {
   int status = 200;
   std::string_view reason;
   std::string_view request_id;
-  bool chunked = false;                 // else Content-Length: content_length
-  std::int64_t content_length = -1;     // -1 with !chunked: no body framing (HEAD, 204, 304)
+  bool chunked = false;              // else Content-Length: content_length
+  std::int64_t content_length = -1;  // -1 with !chunked: no body framing (HEAD, 204, 304)
   bool keep_alive = true;
   // Headers Sluice adds (filters' ctx.response_headers). One the upstream also sent replaces
   // it, except that of two integer values (rate-limit counts) the smaller one is kept.

@@ -33,8 +33,8 @@ class KeyIndex {
 
 struct ResolvedIdentity {
   Identity identity;
-  bool refused = false;            // no usable key under the policy
-  std::string upstream_key;        // non-empty: replace the client's key with this one upstream
+  bool refused = false;      // no usable key under the policy
+  std::string upstream_key;  // non-empty: replace the client's key with this one upstream
 };
 
 // `presented` is the bare key (no "Bearer "); empty when the client sent none.

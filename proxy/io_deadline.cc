@@ -26,8 +26,10 @@ void DeadlineList::add(IoDeadline* d) {
 }
 
 void DeadlineList::remove(IoDeadline* d) {
-  if (d->prev_ != nullptr) d->prev_->next_ = d->next_;
-  else head_ = d->next_;
+  if (d->prev_ != nullptr)
+    d->prev_->next_ = d->next_;
+  else
+    head_ = d->next_;
   if (d->next_ != nullptr) d->next_->prev_ = d->prev_;
   d->prev_ = d->next_ = nullptr;
   --size_;

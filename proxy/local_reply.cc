@@ -23,22 +23,27 @@ LocalReply make_local_reply(LocalError kind, Provider provider, std::string mess
   };
   switch (kind) {
     case LocalError::kBadRequest:
-      set(400, "invalid_request_error", "invalid_request_error", "invalid_request", "client_bad_request");
+      set(400, "invalid_request_error", "invalid_request_error", "invalid_request",
+          "client_bad_request");
       break;
     case LocalError::kBodyTooLarge:
-      set(413, "invalid_request_error", "request_too_large", "request_too_large", "client_body_too_large");
+      set(413, "invalid_request_error", "request_too_large", "request_too_large",
+          "client_body_too_large");
       break;
     case LocalError::kHeadersTooLarge:
-      set(431, "invalid_request_error", "invalid_request_error", "headers_too_large", "client_bad_request");
+      set(431, "invalid_request_error", "invalid_request_error", "headers_too_large",
+          "client_bad_request");
       break;
     case LocalError::kUnsupportedMedia:
-      set(415, "invalid_request_error", "invalid_request_error", "unsupported_content_encoding", "unsupported_media_type");
+      set(415, "invalid_request_error", "invalid_request_error", "unsupported_content_encoding",
+          "unsupported_media_type");
       break;
     case LocalError::kRouteNotFound:
       set(404, "invalid_request_error", "not_found_error", "unknown_url", "route_not_found");
       break;
     case LocalError::kPassthroughRefused:
-      set(403, "invalid_request_error", "permission_error", "endpoint_not_allowed", "passthrough_refused");
+      set(403, "invalid_request_error", "permission_error", "endpoint_not_allowed",
+          "passthrough_refused");
       break;
     case LocalError::kAuthMissing:
       set(401, "invalid_request_error", "authentication_error", "invalid_api_key", "auth_missing");
@@ -87,8 +92,10 @@ std::string render_error_body(const LocalReply& reply, Provider provider) {
     out += R"(,"type":)";
     append_json_string(out, reply.type);
     out += R"(,"param":null,"code":)";
-    if (reply.code.empty()) out += "null";
-    else append_json_string(out, reply.code);
+    if (reply.code.empty())
+      out += "null";
+    else
+      append_json_string(out, reply.code);
     out += "}}";
   }
   return out;
@@ -96,25 +103,44 @@ std::string render_error_body(const LocalReply& reply, Provider provider) {
 
 std::string_view status_reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 

@@ -18,21 +18,21 @@ namespace sluice {
 
 // Kinds of failure Sluice itself detects; error_class strings are documented in docs/events.md.
 enum class LocalError {
-  kBadRequest,         // malformed HTTP or JSON, smuggling attempt
-  kBodyTooLarge,       // 413
-  kHeadersTooLarge,    // 431
-  kUnsupportedMedia,   // 415: compressed request body
-  kRouteNotFound,      // 404
-  kPassthroughRefused, // 403
-  kAuthMissing,        // 401
-  kUpstreamConnect,    // 502
-  kUpstreamTls,        // 502
-  kUpstreamTimeout,    // 504
-  kUpstreamReset,      // 502
-  kUpstreamBadResponse,// 502
-  kShuttingDown,       // 503
-  kFilterFailed,       // 500: a filter's request phase failed unexpectedly
-  kSinkUnavailable,    // 503: the event spool is full and full_policy is fail_closed
+  kBadRequest,           // malformed HTTP or JSON, smuggling attempt
+  kBodyTooLarge,         // 413
+  kHeadersTooLarge,      // 431
+  kUnsupportedMedia,     // 415: compressed request body
+  kRouteNotFound,        // 404
+  kPassthroughRefused,   // 403
+  kAuthMissing,          // 401
+  kUpstreamConnect,      // 502
+  kUpstreamTls,          // 502
+  kUpstreamTimeout,      // 504
+  kUpstreamReset,        // 502
+  kUpstreamBadResponse,  // 502
+  kShuttingDown,         // 503
+  kFilterFailed,         // 500: a filter's request phase failed unexpectedly
+  kSinkUnavailable,      // 503: the event spool is full and full_policy is fail_closed
 };
 
 // The status, provider error type, OpenAI code and event error_class for a local error.

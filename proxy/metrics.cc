@@ -18,20 +18,34 @@ void LatencyHistogram::merge(const LatencyHistogram& o) {
 
 const char* to_string(ClientError e) {
   switch (e) {
-    case ClientError::kBadRequest: return "bad_request";
-    case ClientError::kHeaderTooLarge: return "header_too_large";
-    case ClientError::kTooManyHeaders: return "too_many_headers";
-    case ClientError::kBodyTooLarge: return "body_too_large";
-    case ClientError::kHeaderTimeout: return "header_timeout";
-    case ClientError::kBodyTimeout: return "body_timeout";
-    case ClientError::kIdleTimeout: return "idle_timeout";
-    case ClientError::kWriteTimeout: return "write_timeout";
-    case ClientError::kUnsupportedMedia: return "unsupported_media_type";
-    case ClientError::kSmuggling: return "smuggling";
-    case ClientError::kBadJson: return "bad_json";
-    case ClientError::kRouteNotFound: return "route_not_found";
-    case ClientError::kAuthRefused: return "auth_refused";
-    case ClientError::kCount: break;
+    case ClientError::kBadRequest:
+      return "bad_request";
+    case ClientError::kHeaderTooLarge:
+      return "header_too_large";
+    case ClientError::kTooManyHeaders:
+      return "too_many_headers";
+    case ClientError::kBodyTooLarge:
+      return "body_too_large";
+    case ClientError::kHeaderTimeout:
+      return "header_timeout";
+    case ClientError::kBodyTimeout:
+      return "body_timeout";
+    case ClientError::kIdleTimeout:
+      return "idle_timeout";
+    case ClientError::kWriteTimeout:
+      return "write_timeout";
+    case ClientError::kUnsupportedMedia:
+      return "unsupported_media_type";
+    case ClientError::kSmuggling:
+      return "smuggling";
+    case ClientError::kBadJson:
+      return "bad_json";
+    case ClientError::kRouteNotFound:
+      return "route_not_found";
+    case ClientError::kAuthRefused:
+      return "auth_refused";
+    case ClientError::kCount:
+      break;
   }
   return "unknown";
 }
@@ -141,49 +155,82 @@ void ProxyMetrics::render(std::string& out) const {
     overhead.merge(sp->overhead);
     ttfb.merge(sp->ttfb);
   }
-  header(out, "sluice_requests_total", "counter", "Calls by provider, model and status sent to the client.");
+  header(out, "sluice_requests_total", "counter",
+         "Calls by provider, model and status sent to the client.");
   for (const auto& [k, v] : requests) {
     out += "sluice_requests_total{provider=\"" + label_escape(std::get<0>(k)) + "\",model=\"" +
-           label_escape(std::get<1>(k)) + "\",status=\"" + std::to_string(std::get<2>(k)) +
-           "\"} " + std::to_string(v) + "\n";
+           label_escape(std::get<1>(k)) + "\",status=\"" + std::to_string(std::get<2>(k)) + "\"} " +
+           std::to_string(v) + "\n";
   }
   header(out, "sluice_call_errors_total", "counter", "Failed calls by error class.");
   for (const auto& [k, v] : errors)
-    out += "sluice_call_errors_total{class=\"" + label_escape(k) + "\"} " + std::to_string(v) + "\n";
+    out +=
+        "sluice_call_errors_total{class=\"" + label_escape(k) + "\"} " + std::to_string(v) + "\n";
   header(out, "sluice_tokens_total", "counter", "Tokens by provider and direction.");
   for (const auto& [k, v] : tokens) {
-    out += "sluice_tokens_total{provider=\"" + label_escape(k) + "\",direction=\"input\"} " + std::to_string(v[0]) + "\n";
-    out += "sluice_tokens_total{provider=\"" + label_escape(k) + "\",direction=\"output\"} " + std::to_string(v[1]) + "\n";
+    out += "sluice_tokens_total{provider=\"" + label_escape(k) + "\",direction=\"input\"} " +
+           std::to_string(v[0]) + "\n";
+    out += "sluice_tokens_total{provider=\"" + label_escape(k) + "\",direction=\"output\"} " +
+           std::to_string(v[1]) + "\n";
   }
   histogram(out, "sluice_request_duration_seconds", "Total call duration.", total);
-  histogram(out, "sluice_overhead_seconds",
-            "Sluice's own time per call: total minus time waiting on the provider and on the client.", overhead);
-  histogram(out, "sluice_ttfb_seconds", "Time to the first response byte sent to the client.", ttfb);
+  histogram(
+      out, "sluice_overhead_seconds",
+      "Sluice's own time per call: total minus time waiting on the provider and on the client.",
+      overhead);
+  histogram(out, "sluice_ttfb_seconds", "Time to the first response byte sent to the client.",
+            ttfb);
   header(out, "sluice_client_errors_total", "counter", "Client protocol errors by reason.");
   for (int i = 0; i < static_cast<int>(ClientError::kCount); ++i) {
-    out += std::string("sluice_client_errors_total{reason=\"") + to_string(static_cast<ClientError>(i)) +
-           "\"} " + std::to_string(client_errors_[i].load(std::memory_order_relaxed)) + "\n";
+    out += std::string("sluice_client_errors_total{reason=\"") +
+           to_string(static_cast<ClientError>(i)) + "\"} " +
+           std::to_string(client_errors_[i].load(std::memory_order_relaxed)) + "\n";
   }
-  auto ld = [](const auto& a) { return static_cast<std::int64_t>(a.load(std::memory_order_relaxed)); };
-  gauge(out, "sluice_connections_active", "gauge", "Open client connections.", ld(connections_active));
-  gauge(out, "sluice_connections_total", "counter", "Accepted client connections.", ld(connections_total));
+  auto ld = [](const auto& a) {
+    return static_cast<std::int64_t>(a.load(std::memory_order_relaxed));
+  };
+  gauge(out, "sluice_connections_active", "gauge", "Open client connections.",
+        ld(connections_active));
+  gauge(out, "sluice_connections_total", "counter", "Accepted client connections.",
+        ld(connections_total));
   gauge(out, "sluice_calls_active", "gauge", "Calls in flight.", ld(calls_active));
   gauge(out, "sluice_streams_active", "gauge", "Streamed responses in flight.", ld(streams_active));
-  gauge(out, "sluice_upstream_connects_total", "counter", "New upstream connections.", ld(upstream_connects));
-  gauge(out, "sluice_upstream_connect_errors_total", "counter", "Failed upstream connection attempts.", ld(upstream_connect_errors));
-  gauge(out, "sluice_upstream_reused_total", "counter", "Calls served on a pooled upstream connection.", ld(upstream_reused));
-  gauge(out, "sluice_upstream_retries_total", "counter", "Calls retried once on a fresh connection after a stale pooled one failed.", ld(upstream_retries));
-  gauge(out, "sluice_upstream_compressed_responses_total", "counter", "Upstream responses with a Content-Encoding although Sluice asked for identity (relayed; usage unreadable).", ld(upstream_compressed));
-  gauge(out, "sluice_upstream_idle_connections", "gauge", "Idle pooled upstream connections.", ld(upstream_idle));
-  gauge(out, "sluice_sse_oversize_events_total", "counter", "SSE events larger than max_sse_event_bytes (passed through unparsed).", ld(sse_oversize_events));
-  gauge(out, "sluice_sse_malformed_events_total", "counter", "SSE events whose data was not the JSON the adapter expected.", ld(sse_malformed_events));
-  gauge(out, "sluice_client_disconnects_total", "counter", "Calls the client abandoned before the response ended.", ld(client_disconnects));
-  gauge(out, "sluice_events_published_total", "counter", "Call events handed to the sinks.", ld(events_published));
-  gauge(out, "sluice_alerts_published_total", "counter", "Alerts handed to the sinks.", ld(alerts_published));
-  gauge(out, "sluice_durable_waits_total", "counter", "Responses whose final bytes waited for their event to be durable (fsync: always).", ld(durable_waits));
-  gauge(out, "sluice_durable_wait_microseconds_total", "counter", "Time final bytes waited for event durability, summed (µs).", ld(durable_wait_us));
-  gauge(out, "sluice_durable_wait_timeouts_total", "counter", "Final bytes released because durability took longer than 5 s.", ld(durable_wait_timeouts));
-  gauge(out, "sluice_durable_rejected_total", "counter", "Responses cut because their event was refused (spool full, fail_closed).", ld(durable_rejected));
+  gauge(out, "sluice_upstream_connects_total", "counter", "New upstream connections.",
+        ld(upstream_connects));
+  gauge(out, "sluice_upstream_connect_errors_total", "counter",
+        "Failed upstream connection attempts.", ld(upstream_connect_errors));
+  gauge(out, "sluice_upstream_reused_total", "counter",
+        "Calls served on a pooled upstream connection.", ld(upstream_reused));
+  gauge(out, "sluice_upstream_retries_total", "counter",
+        "Calls retried once on a fresh connection after a stale pooled one failed.",
+        ld(upstream_retries));
+  gauge(out, "sluice_upstream_compressed_responses_total", "counter",
+        "Upstream responses with a Content-Encoding although Sluice asked for identity (relayed; "
+        "usage unreadable).",
+        ld(upstream_compressed));
+  gauge(out, "sluice_upstream_idle_connections", "gauge", "Idle pooled upstream connections.",
+        ld(upstream_idle));
+  gauge(out, "sluice_sse_oversize_events_total", "counter",
+        "SSE events larger than max_sse_event_bytes (passed through unparsed).",
+        ld(sse_oversize_events));
+  gauge(out, "sluice_sse_malformed_events_total", "counter",
+        "SSE events whose data was not the JSON the adapter expected.", ld(sse_malformed_events));
+  gauge(out, "sluice_client_disconnects_total", "counter",
+        "Calls the client abandoned before the response ended.", ld(client_disconnects));
+  gauge(out, "sluice_events_published_total", "counter", "Call events handed to the sinks.",
+        ld(events_published));
+  gauge(out, "sluice_alerts_published_total", "counter", "Alerts handed to the sinks.",
+        ld(alerts_published));
+  gauge(out, "sluice_durable_waits_total", "counter",
+        "Responses whose final bytes waited for their event to be durable (fsync: always).",
+        ld(durable_waits));
+  gauge(out, "sluice_durable_wait_microseconds_total", "counter",
+        "Time final bytes waited for event durability, summed (µs).", ld(durable_wait_us));
+  gauge(out, "sluice_durable_wait_timeouts_total", "counter",
+        "Final bytes released because durability took longer than 5 s.", ld(durable_wait_timeouts));
+  gauge(out, "sluice_durable_rejected_total", "counter",
+        "Responses cut because their event was refused (spool full, fail_closed).",
+        ld(durable_rejected));
 }
 
 }  // namespace sluice

@@ -22,9 +22,8 @@ namespace sluice {
 // Fixed-bucket histogram over microseconds.
 struct LatencyHistogram {
   static constexpr std::array<std::int64_t, 19> kBoundsUs = {
-      50,      100,     250,     500,       1000,      2500,      5000,
-      10000,   25000,   50000,   100000,    250000,    500000,    1000000,
-      2500000, 5000000, 10000000, 30000000, 120000000};
+      50,     100,    250,    500,     1000,    2500,    5000,     10000,    25000,    50000,
+      100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 120000000};
   std::array<std::uint64_t, kBoundsUs.size() + 1> buckets{};
   std::uint64_t count = 0;
   std::int64_t sum_us = 0;
@@ -34,9 +33,20 @@ struct LatencyHistogram {
 
 // Client-side protocol problems, each a counter (sluice_client_errors_total{reason}).
 enum class ClientError {
-  kBadRequest, kHeaderTooLarge, kTooManyHeaders, kBodyTooLarge, kHeaderTimeout, kBodyTimeout,
-  kIdleTimeout, kWriteTimeout, kUnsupportedMedia, kSmuggling, kBadJson, kRouteNotFound,
-  kAuthRefused, kCount
+  kBadRequest,
+  kHeaderTooLarge,
+  kTooManyHeaders,
+  kBodyTooLarge,
+  kHeaderTimeout,
+  kBodyTimeout,
+  kIdleTimeout,
+  kWriteTimeout,
+  kUnsupportedMedia,
+  kSmuggling,
+  kBadJson,
+  kRouteNotFound,
+  kAuthRefused,
+  kCount
 };
 const char* to_string(ClientError e);
 
@@ -57,7 +67,9 @@ class ProxyMetrics {
 
   // Called on worker `worker`'s thread.
   void record_call(int worker, const CallRecord& call);
-  void client_error(ClientError e) { client_errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed); }
+  void client_error(ClientError e) {
+    client_errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed);
+  }
 
   std::atomic<std::int64_t> connections_active{0};
   std::atomic<std::uint64_t> connections_total{0};
@@ -87,7 +99,7 @@ class ProxyMetrics {
   struct Shard {
     mutable std::mutex mu;
     std::map<SeriesKey, std::uint64_t> requests;
-    std::map<std::string, std::uint64_t> errors;  // error_class
+    std::map<std::string, std::uint64_t> errors;                 // error_class
     std::map<std::string, std::array<std::uint64_t, 2>> tokens;  // provider -> in, out
     LatencyHistogram total, overhead, ttfb;
   };

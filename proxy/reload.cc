@@ -77,7 +77,9 @@ ReloadOutcome Reloader::reload() {
     failed_.fetch_add(1, std::memory_order_relaxed);
     std::string first = r.errors.empty() ? "" : r.errors.front();
     log(LogLevel::kError, "configuration reload refused; the running configuration stays",
-        {{"source", r.source}, {"errors", std::to_string(r.errors.size())}, {"first_error", first}});
+        {{"source", r.source},
+         {"errors", std::to_string(r.errors.size())},
+         {"first_error", first}});
   }
   return r;
 }

@@ -2,13 +2,13 @@
 
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <openssl/ssl.h>
 
 #include <stdexcept>
 
@@ -85,8 +85,8 @@ bool UpstreamConn::looks_stale(std::chrono::steady_clock::time_point now, bool p
   if (!probe_recent && now - idle_since < kProbeAfterIdle) return false;
   char c;
   ssize_t n = ::recv(tcp().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return true;           // orderly close by the server
-  if (n > 0) return true;            // unsolicited bytes (or a TLS close_notify/alert)
+  if (n == 0) return true;  // orderly close by the server
+  if (n > 0) return true;   // unsolicited bytes (or a TLS close_notify/alert)
   return errno != EAGAIN && errno != EWOULDBLOCK;
 }
 
@@ -94,8 +94,8 @@ asio::awaitable<error_code> UpstreamConn::write(std::string_view head, std::stri
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
                                          asio::buffer(body.data(), body.size())};
   deadline_.expires_after(target_->config().read_timeout);
-  auto [ec, n] = co_await std::visit(
-      [&](auto& s) { return asio::async_write(s, bufs, kTuple); }, stream_);
+  auto [ec, n] =
+      co_await std::visit([&](auto& s) { return asio::async_write(s, bufs, kTuple); }, stream_);
   co_return deadline_.done(ec);
 }
 
@@ -181,7 +181,8 @@ asio::awaitable<ConnectResult> UpstreamPool::connect(
   std::uint16_t dial_port = cfg.connect_to ? cfg.connect_to->port : cfg.port;
   tcp::resolver resolver(executor_);
   auto deadline = std::chrono::steady_clock::now() + cfg.connect_timeout;
-  auto [rec, endpoints] = co_await resolver.async_resolve(dial_host, std::to_string(dial_port), kTuple);
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(dial_host, std::to_string(dial_port), kTuple);
   if (rec) co_return fail(ConnectError::kResolve, "resolve " + dial_host + ": " + rec.message());
 
   beast::tcp_stream stream(executor_);
@@ -239,7 +240,8 @@ void UpstreamPool::sweep() {
   for (auto it = idle_.begin(); it != idle_.end();) {
     auto& list = it->second;
     std::erase_if(list, [&](std::unique_ptr<UpstreamConn>& c) {
-      if (now - c->idle_since > c->target().config().idle_connection_ttl || c->looks_stale(now, /*probe_recent=*/true)) {
+      if (now - c->idle_since > c->target().config().idle_connection_ttl ||
+          c->looks_stale(now, /*probe_recent=*/true)) {
         c->abort();
         metrics_.upstream_idle.fetch_sub(1, std::memory_order_relaxed);
         return true;

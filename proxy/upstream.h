@@ -13,9 +13,9 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -114,9 +114,11 @@ class UpstreamPool {
   ~UpstreamPool();
 
   // A pooled connection (reused = true) or a new one.
-  boost::asio::awaitable<ConnectResult> acquire(const std::shared_ptr<const UpstreamTarget>& target);
+  boost::asio::awaitable<ConnectResult> acquire(
+      const std::shared_ptr<const UpstreamTarget>& target);
   // Always dials (the retry after a stale pooled connection).
-  boost::asio::awaitable<ConnectResult> connect(const std::shared_ptr<const UpstreamTarget>& target);
+  boost::asio::awaitable<ConnectResult> connect(
+      const std::shared_ptr<const UpstreamTarget>& target);
   void release(std::unique_ptr<UpstreamConn> conn);
   // Closes idle connections past their TTL; called periodically by the worker.
   void sweep();

@@ -61,7 +61,7 @@ inline bool plain8(const unsigned char* p) {
   constexpr std::uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
   const std::uint64_t q = w ^ (k01 * '"');
   const std::uint64_t b = w ^ (k01 * '\\');
-  const std::uint64_t special = (w & k80) |                 // >= 0x80
+  const std::uint64_t special = (w & k80) |                      // >= 0x80
                                 ((w - k01 * 0x20) & ~w & k80) |  // < 0x20 (given no byte >= 0x80)
                                 ((q - k01) & ~q & k80) |         // '"'
                                 ((b - k01) & ~b & k80);          // '\\'

@@ -1,11 +1,11 @@
 // IoDeadline / DeadlineList: the coarse timeouts that replace Beast's per-operation timers.
 #include "proxy/io_deadline.h"
 
+#include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <memory>
@@ -104,9 +104,8 @@ TEST(IoDeadline, CompletedReadIsNotTimedOutLater) {
   boost::system::error_code got = asio::error::would_block;
   d.expires_after(std::chrono::milliseconds(0));
   asio::write(p.b, asio::buffer("ping", 4));
-  p.a.async_read_some(asio::buffer(buf), [&](const boost::system::error_code& ec, std::size_t) {
-    got = d.done(ec);
-  });
+  p.a.async_read_some(asio::buffer(buf),
+                      [&](const boost::system::error_code& ec, std::size_t) { got = d.done(ec); });
   io.poll();
   EXPECT_FALSE(got);
   // The deadline was disarmed by done(): a later tick cancels nothing.

@@ -34,7 +34,8 @@ class ReloadTest : public ::testing::Test {
     return "listener:\n  address: " + listen +
            "\nupstreams:\n  openai: {provider: openai, url: \"http://127.0.0.1:9\"}\n"
            "  anthropic: {provider: anthropic, url: \"http://127.0.0.1:9\"}\n"
-           "identity:\n  default: {tenant: " + tenant + "}\n";
+           "identity:\n  default: {tenant: " +
+           tenant + "}\n";
   }
   void write(const std::string& text) {
     std::ofstream out(path_, std::ios::trunc);
@@ -56,7 +57,8 @@ TEST_F(ReloadTest, ValidFileReplacesSnapshotAndKeepsSockets) {
   EXPECT_EQ(running().identity.default_identity.tenant, "team-a");
   EXPECT_EQ(running().listener.address.port, 41234);  // the running socket's setting stays
   EXPECT_NE(shared_.runtime.get(), before);
-  EXPECT_EQ(before->config().identity.default_identity.tenant, "default");  // in-flight snapshot intact
+  EXPECT_EQ(before->config().identity.default_identity.tenant,
+            "default");  // in-flight snapshot intact
   EXPECT_EQ(reloader_->succeeded(), 1u);
   EXPECT_EQ(reloader_->failed(), 0u);
 }
