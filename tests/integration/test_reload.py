@@ -119,3 +119,78 @@ def test_stream_in_flight_finishes_on_its_snapshot(sluice_factory, mock):
     assert by_stream[True]["identity"]["tenant"] == "default"
     assert by_stream[True]["status"] == 200 and by_stream[True]["error"] is None
     assert by_stream[False]["identity"]["tenant"] == "after-reload"
+
+
+def test_reloads_under_load_fail_no_call(sluice_factory, mock):
+    """20 reloads, a third of them invalid, under a steady load of calls plus SDK streams: no
+    call fails, no stream is cut, and the counters match what happened."""
+    import concurrent.futures
+    import os
+
+    s = sluice_factory(extra="filters:\n  chain: [model_access]\n")
+    c = openai.OpenAI(base_url=f"{s.url}/v1", api_key="sk-x", max_retries=0)
+    stop_at = time.monotonic() + 60
+    results = {"calls": 0, "errors": [], "streams": 0}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def steady():
+        while not done.is_set() and time.monotonic() < stop_at:
+            try:
+                c.chat.completions.create(model="gpt-4o", messages=MSG)
+                with lock:
+                    results["calls"] += 1
+            except Exception as e:  # noqa: BLE001 - any failure is the test's finding
+                with lock:
+                    results["errors"].append(repr(e))
+            time.sleep(0.01)
+
+    def stream():
+        while not done.is_set() and time.monotonic() < stop_at:
+            try:
+                chunks = c.chat.completions.create(
+                    model="gpt-4o", messages=MSG, stream=True,
+                    extra_headers={"x-mock-output-tokens": "12", "x-mock-token-delay-ms": "25"})
+                text = "".join((ch.choices[0].delta.content or "") for ch in chunks if ch.choices)
+                assert text.count("tok") == 12, text
+                with lock:
+                    results["streams"] += 1
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    results["errors"].append(repr(e))
+
+    def write_atomically(text):
+        tmp = config_path(s).with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, config_path(s))
+
+    base = default_config(mock, s.events_path, "filters:\n  chain: [model_access]\n")
+    valid = invalid = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(steady) for _ in range(3)] + [pool.submit(stream) for _ in range(3)]
+        time.sleep(0.5)
+        for i in range(20):
+            if i % 3 == 2:
+                write_atomically(base + f"\nlistener_typo_{i}: 1\n")
+                invalid += 1
+            else:
+                # A real change each time: who the calls are attributed to.
+                write_atomically(base.replace("sinks:", f"identity:\n  default:\n    tenant: t{i}\nsinks:", 1))
+                valid += 1
+            s.proc.send_signal(signal.SIGHUP)
+            wait_metric(s, 'sluice_config_reloads_total{result="ok"}', valid)
+            wait_metric(s, 'sluice_config_reloads_total{result="error"}', invalid)
+            time.sleep(0.2)
+        done.set()
+        for f in futures:
+            f.result(timeout=60)
+    assert not results["errors"], results["errors"][:5]
+    assert results["calls"] > 50 and results["streams"] > 5, results
+    assert s.metric('sluice_config_reloads_total{result="ok"}') == valid == 14
+    assert s.metric('sluice_config_reloads_total{result="error"}') == invalid == 6
+    calls = s.wait_calls(results["calls"] + results["streams"])
+    assert len(calls) == results["calls"] + results["streams"]
+    assert all(e["status"] == 200 and e["error"] is None for e in calls)
+    assert s.metric('sluice_requests_total{provider="openai",model="gpt-4o",status="200"}') == len(calls)
+    tenants = {e["identity"]["tenant"] for e in calls}
+    assert "default" in tenants and "t19" in tenants  # the changes took effect along the way
