@@ -108,6 +108,10 @@ py_pid=""
 if [ $readme = 1 ] && [ $rc -ne 130 ]; then
   "$py" "$here/bench/lib/render.py" "$out/latest.json" "$here/bench/README.md" >/dev/null
   echo "bench/run.sh: updated bench/README.md (Latest figures) from $out/latest.json"
+  if command -v gnuplot >/dev/null; then
+    "$py" "$here/bench/lib/chart.py" "$out/latest.json" "$out/latest.png" >/dev/null &&
+      echo "bench/run.sh: chart in $out/latest.png"
+  fi
 fi
 [ $rc -ne 130 ] && echo "bench/run.sh: results in $out/latest.json"
 exit $rc
