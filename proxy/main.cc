@@ -9,6 +9,7 @@
 
 #include "conf/config_loader.h"
 #include "conf/key_fingerprint.h"
+#include "proxy/intercept/cert_authority.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "sinks/jsonl/jsonl_sink.h"
@@ -24,6 +25,11 @@ constexpr const char* kUsage = R"(usage:
       --ready-file writes {"listen":...,"admin":...,"pid":...} once the sockets are open.
   sluice check-config FILE
       Validate FILE; print every error as file:line:col: key: message. Exit 0 when valid.
+  sluice ca init [--dir DIR] [--cn NAME] [--force]
+      Create the CA that HTTPS interception signs its certificates with: DIR/ca.pem (give it
+      to clients: SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, the system store) and
+      DIR/ca-key.pem (mode 0600; never printed). DIR defaults to ./sluice-ca. An existing key
+      is kept unless --force.
   sluice fingerprint KEY|-
       Print the fingerprint events use for KEY (first 16 hex digits of its SHA-256);
       "-" reads the key from standard input.
@@ -61,6 +67,35 @@ sluice::KafkaSinkConfig kafka_sink_config(const sluice::KafkaSinkSettings& k) {
                        : sluice::FullPolicy::kDropNewest;
   c.writer.max_queue_records = k.max_queue_records;
   return c;
+}
+
+int ca_command(int argc, char** argv, int i) {
+  if (i >= argc || std::string(argv[i]) != "init") {
+    std::cerr << "sluice: ca needs a subcommand: ca init [--dir DIR] [--cn NAME] [--force]\n";
+    return 2;
+  }
+  std::string dir = "sluice-ca", cn = "Sluice interception CA";
+  bool force = false;
+  for (++i; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--dir" || a == "--cn") && i + 1 < argc) {
+      (a == "--dir" ? dir : cn) = argv[++i];
+    } else if (a == "--force") {
+      force = true;
+    } else {
+      std::cerr << "sluice: ca init: unknown argument " << a << "\n";
+      return 2;
+    }
+  }
+  try {
+    auto files = sluice::intercept::init_ca(dir, cn, force);
+    std::cout << "CA certificate: " << files.cert_path << "\nCA key (0600):  " << files.key_path
+              << "\nTrust the certificate in clients, e.g. SSL_CERT_FILE=" << files.cert_path << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "sluice: ca init: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 int check_config(const std::string& path) {
@@ -126,6 +161,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       return check_config(argv[i + 1]);
+    } else if (a == "ca") {
+      return ca_command(argc, argv, i + 1);
     } else if (a == "fingerprint") {
       if (i + 1 >= argc) {
         std::cerr << "sluice: fingerprint needs a KEY or -\n";

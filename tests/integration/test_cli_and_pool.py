@@ -58,3 +58,22 @@ def test_pool_reuses_and_retries_once_on_stale_connection(sluice, mock):
         c.chat.completions.create(model="gpt-4o", messages=msg, extra_headers={"x-mock-fault": "close-before-headers"})
     assert sluice.metric("sluice_upstream_retries_total") == 1
     assert len(mock.requests()) - before == 2
+
+
+def test_ca_init_creates_a_private_key_and_refuses_to_overwrite(tmp_path):
+    d = tmp_path / "ca"
+    r = subprocess.run([SLUICE(), "ca", "init", "--dir", str(d)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    key, cert = d / "ca-key.pem", d / "ca.pem"
+    assert oct(key.stat().st_mode & 0o777) == "0o600" and oct(cert.stat().st_mode & 0o777) == "0o644"
+    assert "PRIVATE KEY" not in r.stdout + r.stderr  # the key is never printed
+    # Python's ssl (OpenSSL) accepts it as a CA.
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(cert))
+    assert any(c["subject"] for c in ctx.get_ca_certs())
+    r2 = subprocess.run([SLUICE(), "ca", "init", "--dir", str(d)], capture_output=True, text=True)
+    assert r2.returncode == 1 and "exists" in r2.stderr and r2.stdout == ""
+    r3 = subprocess.run([SLUICE(), "ca", "init", "--dir", str(d), "--force"], capture_output=True, text=True)
+    assert r3.returncode == 0
+    r4 = subprocess.run([SLUICE(), "ca"], capture_output=True, text=True)
+    assert r4.returncode == 2 and "ca init" in r4.stderr
