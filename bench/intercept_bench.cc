@@ -4,9 +4,9 @@
 // Run: intercept_bench --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "proxy/intercept/cert_authority.h"
 
@@ -32,7 +32,8 @@ Ca& shared_ca() {
 void BM_MintLeaf(benchmark::State& state) {
   CertAuthority& ca = *shared_ca().ca;
   std::size_t i = 0;
-  for (auto _ : state) benchmark::DoNotOptimize(ca.mint("host" + std::to_string(i++) + ".example.com"));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(ca.mint("host" + std::to_string(i++) + ".example.com"));
 }
 BENCHMARK(BM_MintLeaf)->Unit(benchmark::kMicrosecond);
 

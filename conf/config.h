@@ -128,6 +128,18 @@ struct KafkaSinkSettings {
   Millis shutdown_timeout{5'000};  // how long stop() keeps delivering before leaving the rest spooled
 };
 
+// HTTPS_PROXY mode (CONNECT). Interception with Sluice's CA is not wired yet: every CONNECT is
+// a blind tunnel, subject to this policy.
+struct InterceptConfig {
+  bool tunnel = true;  // CONNECT to hosts Sluice does not intercept: blind tunnel, else 403
+  // Destinations in loopback, link-local, private and other special ranges are refused unless
+  // inside one of these CIDR blocks ("127.0.0.0/8", "10.1.0.0/16", "::1/128").
+  std::vector<std::string> allow_private;
+  // Known AI API hosts: a CONNECT to one of them that Sluice does not govern raises a
+  // "shadow_ai.detected" alert. Empty in the file: the built-in list.
+  std::vector<std::string> ai_hosts;
+};
+
 struct LogConfig {
   std::string level = "info";  // debug, info, warn, error
   bool access_log = false;     // one JSON line per call on stderr
@@ -145,6 +157,7 @@ struct Config {
   IdentityConfig identity;
   JsonlSinkSettings jsonl;
   KafkaSinkSettings kafka;
+  InterceptConfig intercept;
   LogConfig log;
 
   const UpstreamConfig* find_upstream(std::string_view name) const;

@@ -1,5 +1,7 @@
 #include "conf/config_loader.h"
 
+#include <arpa/inet.h>
+
 #include <fstream>
 #include <span>
 #include <set>
@@ -18,7 +20,7 @@ using namespace std::chrono_literals;
 // Key tables: the single source for check_keys() and known_config_keys().
 #define SLUICE_KEYS(name, ...) constexpr std::string_view name[] = {__VA_ARGS__}
 SLUICE_KEYS(kTopKeys, "listener", "upstreams", "routes", "passthrough", "identity", "filters",
-            "sinks", "log");
+            "sinks", "intercept", "log");
 SLUICE_KEYS(kListenerKeys, "address", "admin_address", "workers", "max_header_bytes",
             "max_header_count", "max_body_bytes", "header_timeout", "body_timeout",
             "idle_timeout", "write_timeout", "drain_timeout", "admin_token");
@@ -38,7 +40,21 @@ SLUICE_KEYS(kKafkaKeys, "enabled", "bootstrap_servers", "events_topic", "alerts_
 SLUICE_KEYS(kKafkaSpoolKeys, "dir", "max_bytes", "segment_bytes", "fsync", "fsync_interval",
             "full_policy", "max_queue_records");
 SLUICE_KEYS(kLogKeys, "level", "access_log");
+SLUICE_KEYS(kInterceptKeys, "tunnel", "allow_private", "ai_hosts");
 #undef SLUICE_KEYS
+
+// "a.b.c.d/n" (n ≤ 32) or an IPv6 address "/n" (n ≤ 128).
+bool valid_cidr(const std::string& s) {
+  auto slash = s.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= s.size()) return false;
+  std::string addr = s.substr(0, slash), bits = s.substr(slash + 1);
+  if (bits.find_first_not_of("0123456789") != std::string::npos || bits.size() > 3) return false;
+  int n = std::stoi(bits);
+  unsigned char buf[16];
+  if (::inet_pton(AF_INET, addr.c_str(), buf) == 1) return n <= 32;
+  if (::inet_pton(AF_INET6, addr.c_str(), buf) == 1) return n <= 128;
+  return false;
+}
 
 bool parse_endpoint(const std::string& s, Endpoint& out) {
   std::string host;
@@ -429,6 +445,14 @@ ConfigLoad load_node(const YAML::Node& root, const std::string& source) {
     jsonl["events_path"].error("must not be empty when the sink is enabled");
   read_kafka(sinks["kafka"], cfg->kafka);
 
+  ConfigNode intercept = top["intercept"];
+  intercept.check_keys(kInterceptKeys);
+  if (int t = intercept["tunnel"].read_choice({"allow", "deny"}); t >= 0) cfg->intercept.tunnel = t == 0;
+  intercept["allow_private"].read_list(cfg->intercept.allow_private);
+  for (const auto& cidr : cfg->intercept.allow_private)
+    if (!valid_cidr(cidr)) intercept["allow_private"].error("not a CIDR block: \"" + cidr + "\"");
+  intercept["ai_hosts"].read_list(cfg->intercept.ai_hosts);
+
   ConfigNode log = top["log"];
   log.check_keys(kLogKeys);
   if (int lvl = log["level"].read_choice({"debug", "info", "warn", "error"}); lvl >= 0) {
@@ -498,6 +522,7 @@ std::vector<std::string> known_config_keys() {
     if (k != "properties" && k != "spool") out.push_back("sinks.kafka." + std::string(k));
   add_list("sinks.kafka.properties.", {"*"});
   add("sinks.kafka.spool.", kKafkaSpoolKeys);
+  add("intercept.", kInterceptKeys);
   add("log.", kLogKeys);
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "proxy/call.h"
 #include "proxy/http_heads.h"
+#include "proxy/intercept/connect.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 
@@ -131,6 +132,12 @@ asio::awaitable<void> ClientConnection::run() {
     }
     ClientRequest& req = parser.get();
     Provider shape = provider_from_headers(req);
+    if (req.method() == http::verb::connect) {
+      // HTTPS_PROXY mode: the connection becomes a tunnel and ends with it.
+      deadline_.expires_never();
+      co_await handle_connect(*this, req, buffer_);
+      break;
+    }
 
     std::size_t count = 0;
     for (auto it = req.begin(); it != req.end(); ++it) ++count;

@@ -35,6 +35,7 @@ class ClientConnection {
 
   Worker& worker() { return worker_; }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
+  IoDeadline& deadline() { return deadline_; }
 
   // Writes every buffer within the write timeout; adds the time spent to client_wait_us.
   // False when the client is gone or too slow (the connection is then closed).

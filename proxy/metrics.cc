@@ -221,6 +221,14 @@ void ProxyMetrics::render(std::string& out) const {
         ld(events_published));
   gauge(out, "sluice_alerts_published_total", "counter", "Alerts handed to the sinks.",
         ld(alerts_published));
+  out += "# HELP sluice_tunnels_total CONNECT requests by outcome.\n# TYPE sluice_tunnels_total counter\n";
+  out += "sluice_tunnels_total{result=\"ok\"} " + std::to_string(ld(tunnels_ok)) + "\n";
+  out += "sluice_tunnels_total{result=\"refused\"} " + std::to_string(ld(tunnels_refused)) + "\n";
+  out += "sluice_tunnels_total{result=\"failed\"} " + std::to_string(ld(tunnels_failed)) + "\n";
+  gauge(out, "sluice_tunnels_active", "gauge", "Open CONNECT tunnels.", ld(tunnels_active));
+  out += "# HELP sluice_tunnel_bytes_total Bytes relayed through CONNECT tunnels.\n# TYPE sluice_tunnel_bytes_total counter\n";
+  out += "sluice_tunnel_bytes_total{direction=\"up\"} " + std::to_string(ld(tunnel_bytes_up)) + "\n";
+  out += "sluice_tunnel_bytes_total{direction=\"down\"} " + std::to_string(ld(tunnel_bytes_down)) + "\n";
   gauge(out, "sluice_durable_waits_total", "counter",
         "Responses whose final bytes waited for their event to be durable (fsync: always).",
         ld(durable_waits));

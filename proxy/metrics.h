@@ -86,6 +86,13 @@ class ProxyMetrics {
   std::atomic<std::uint64_t> client_disconnects{0};
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> alerts_published{0};
+  // CONNECT tunnels (HTTPS_PROXY mode).
+  std::atomic<std::uint64_t> tunnels_ok{0};
+  std::atomic<std::uint64_t> tunnels_refused{0};  // policy, private destination, bad target
+  std::atomic<std::uint64_t> tunnels_failed{0};   // resolve or connect failed
+  std::atomic<std::int64_t> tunnels_active{0};
+  std::atomic<std::uint64_t> tunnel_bytes_up{0};
+  std::atomic<std::uint64_t> tunnel_bytes_down{0};
   // fsync: always — responses whose final bytes waited for their event to be durable.
   std::atomic<std::uint64_t> durable_waits{0};
   std::atomic<std::uint64_t> durable_wait_us{0};        // sum of the waits

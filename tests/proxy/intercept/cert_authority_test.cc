@@ -100,8 +100,9 @@ TEST_F(CaTest, LeafHasTheExtensionsStrictVerifiersWant) {
   EXPECT_TRUE(X509_get_extended_key_usage(c) & XKU_SSL_SERVER);
   EXPECT_NE(X509_get0_subject_key_id(c), nullptr);
   EXPECT_NE(X509_get0_authority_key_id(c), nullptr);
-  EXPECT_EQ(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(c),
-                                  X509_get0_subject_key_id(ca.ca_cert())), 0);
+  EXPECT_EQ(
+      ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(c), X509_get0_subject_key_id(ca.ca_cert())),
+      0);
   // Short validity: a week from now, not years.
   int days = 0, secs = 0;
   ASSERT_EQ(ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(c)), 1);
@@ -115,7 +116,8 @@ TEST_F(CaTest, CacheMintsOncePerHostAndIsBounded) {
   Leaf b = ca.leaf("api.openai.com");
   EXPECT_EQ(a.cert.get(), b.cert.get());
   EXPECT_EQ(ca.minted(), 1u);
-  for (std::size_t i = 0; i < CertAuthority::kCacheSize + 5; ++i) ca.leaf("h" + std::to_string(i) + ".test");
+  for (std::size_t i = 0; i < CertAuthority::kCacheSize + 5; ++i)
+    ca.leaf("h" + std::to_string(i) + ".test");
   EXPECT_EQ(ca.cached(), CertAuthority::kCacheSize);
 }
 
