@@ -128,9 +128,14 @@ struct KafkaSinkSettings {
   Millis shutdown_timeout{5'000};  // how long stop() keeps delivering before leaving the rest spooled
 };
 
-// HTTPS_PROXY mode (CONNECT). Interception with Sluice's CA is not wired yet: every CONNECT is
-// a blind tunnel, subject to this policy.
+// HTTPS_PROXY mode (CONNECT): hosts Sluice intercepts (TLS terminated with a certificate from
+// its own CA, then governed like base-URL calls) and the policy for every other host.
 struct InterceptConfig {
+  std::string ca_cert;  // `sluice ca init` output; both empty: no interception, tunnels only
+  std::string ca_key;
+  // Hosts to intercept; empty in the file: api.openai.com, api.anthropic.com and the host of
+  // every configured upstream.
+  std::vector<std::string> hosts;
   bool tunnel = true;  // CONNECT to hosts Sluice does not intercept: blind tunnel, else 403
   // Destinations in loopback, link-local, private and other special ranges are refused unless
   // inside one of these CIDR blocks ("127.0.0.0/8", "10.1.0.0/16", "::1/128").

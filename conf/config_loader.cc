@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <span>
 #include <set>
@@ -40,7 +42,7 @@ SLUICE_KEYS(kKafkaKeys, "enabled", "bootstrap_servers", "events_topic", "alerts_
 SLUICE_KEYS(kKafkaSpoolKeys, "dir", "max_bytes", "segment_bytes", "fsync", "fsync_interval",
             "full_policy", "max_queue_records");
 SLUICE_KEYS(kLogKeys, "level", "access_log");
-SLUICE_KEYS(kInterceptKeys, "tunnel", "allow_private", "ai_hosts");
+SLUICE_KEYS(kInterceptKeys, "ca_cert", "ca_key", "hosts", "tunnel", "allow_private", "ai_hosts");
 #undef SLUICE_KEYS
 
 // "a.b.c.d/n" (n ≤ 32) or an IPv6 address "/n" (n ≤ 128).
@@ -452,6 +454,21 @@ ConfigLoad load_node(const YAML::Node& root, const std::string& source) {
   for (const auto& cidr : cfg->intercept.allow_private)
     if (!valid_cidr(cidr)) intercept["allow_private"].error("not a CIDR block: \"" + cidr + "\"");
   intercept["ai_hosts"].read_list(cfg->intercept.ai_hosts);
+  intercept["ca_cert"].read(cfg->intercept.ca_cert);
+  intercept["ca_key"].read(cfg->intercept.ca_key);
+  intercept["hosts"].read_list(cfg->intercept.hosts);
+  for (auto& h : cfg->intercept.hosts)
+    for (auto& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (cfg->intercept.ca_cert.empty() != cfg->intercept.ca_key.empty())
+    intercept[cfg->intercept.ca_cert.empty() ? "ca_cert" : "ca_key"].error(
+        "ca_cert and ca_key go together (create them with `sluice ca init`)");
+  if (cfg->intercept.hosts.empty()) {
+    cfg->intercept.hosts = {"api.openai.com", "api.anthropic.com"};
+    for (const auto& u : cfg->upstreams)
+      if (std::find(cfg->intercept.hosts.begin(), cfg->intercept.hosts.end(), u.host) ==
+          cfg->intercept.hosts.end())
+        cfg->intercept.hosts.push_back(u.host);
+  }
 
   ConfigNode log = top["log"];
   log.check_keys(kLogKeys);

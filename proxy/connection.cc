@@ -39,10 +39,22 @@ void ClientConnection::close_if_idle() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
 }
 
+void ClientConnection::start_tls(std::unique_ptr<TlsStream> tls, std::string host) {
+  tls_ = std::move(tls);
+  intercepted_host_ = std::move(host);
+}
+
 asio::awaitable<bool> ClientConnection::write(std::span<const asio::const_buffer> buffers) {
   auto t = std::chrono::steady_clock::now();
   deadline_.expires_at(t + write_timeout);
-  auto [wec, n] = co_await asio::async_write(socket_, buffers, kTuple);
+  std::tuple<error_code, std::size_t> r;
+  // (if/else, not ?: — GCC 12 miscompiles co_await in a conditional expression)
+  if (tls_) {
+    r = co_await asio::async_write(*tls_, buffers, kTuple);
+  } else {
+    r = co_await asio::async_write(socket_, buffers, kTuple);
+  }
+  auto [wec, n] = r;
   error_code ec = deadline_.done(wec);
   client_wait_us += std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - t).count();
@@ -88,7 +100,13 @@ asio::awaitable<void> ClientConnection::run() {
       // Between requests a client may stay silent for idle_timeout; the head, once started,
       // must then arrive within header_timeout (a slowloris client is dropped).
       deadline_.expires_after(lc.idle_timeout);
-      auto [rec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kTuple);
+      std::tuple<error_code, std::size_t> r;
+      if (tls_) {
+        r = co_await tls_->async_read_some(buffer_.prepare(4096), kTuple);
+      } else {
+        r = co_await socket_.async_read_some(buffer_.prepare(4096), kTuple);
+      }
+      auto [rec, n] = r;
       error_code ec = deadline_.done(rec);
       if (ec) {
         if (ec == beast::error::timeout) metrics.client_error(ClientError::kIdleTimeout);
@@ -103,7 +121,13 @@ asio::awaitable<void> ClientConnection::run() {
     parser.header_limit(static_cast<std::uint32_t>(lc.max_header_bytes));
     parser.body_limit(lc.max_body_bytes);
     deadline_.expires_after(lc.header_timeout);
-    auto [hrec, hn] = co_await http::async_read_header(socket_, buffer_, parser, kTuple);
+    std::tuple<error_code, std::size_t> hr;
+    if (tls_) {
+      hr = co_await http::async_read_header(*tls_, buffer_, parser, kTuple);
+    } else {
+      hr = co_await http::async_read_header(socket_, buffer_, parser, kTuple);
+    }
+    auto [hrec, hn] = hr;
     error_code hec = deadline_.done(hrec);
     if (hec) {
       if (hec == beast::error::timeout) {
@@ -132,10 +156,11 @@ asio::awaitable<void> ClientConnection::run() {
     }
     ClientRequest& req = parser.get();
     Provider shape = provider_from_headers(req);
-    if (req.method() == http::verb::connect) {
-      // HTTPS_PROXY mode: the connection becomes a tunnel and ends with it.
+    if (req.method() == http::verb::connect && !tls_) {
+      // HTTPS_PROXY mode: an intercepted host goes on over TLS on this connection; any other
+      // becomes a tunnel (or is refused), and the connection ends with it.
       deadline_.expires_never();
-      co_await handle_connect(*this, req, buffer_);
+      if (co_await handle_connect(*this, req, buffer_)) continue;
       break;
     }
 
@@ -172,7 +197,13 @@ asio::awaitable<void> ClientConnection::run() {
         if (!co_await write(kContinue)) break;
       }
       deadline_.expires_after(lc.body_timeout);
-      auto [brec, bn] = co_await http::async_read(socket_, buffer_, parser, kTuple);
+      std::tuple<error_code, std::size_t> br;
+      if (tls_) {
+        br = co_await http::async_read(*tls_, buffer_, parser, kTuple);
+      } else {
+        br = co_await http::async_read(socket_, buffer_, parser, kTuple);
+      }
+      auto [brec, bn] = br;
       error_code bec = deadline_.done(brec);
       if (bec) {
         if (bec == http::error::body_limit) {

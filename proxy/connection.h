@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include <chrono>
@@ -37,6 +38,13 @@ class ClientConnection {
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   IoDeadline& deadline() { return deadline_; }
 
+  // After a CONNECT to an intercepted host: every later read and write goes through `tls`
+  // (already handshaken), and calls are attributed to `host`.
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+  void start_tls(std::unique_ptr<TlsStream> tls, std::string host);
+  bool intercepted() const { return tls_ != nullptr; }
+  const std::string& intercepted_host() const { return intercepted_host_; }
+
   // Writes every buffer within the write timeout; adds the time spent to client_wait_us.
   // False when the client is gone or too slow (the connection is then closed).
   boost::asio::awaitable<bool> write(std::span<const boost::asio::const_buffer> buffers);
@@ -53,6 +61,8 @@ class ClientConnection {
   Worker& worker_;
   boost::asio::ip::tcp::socket socket_;
   IoDeadline deadline_;  // after socket_: it cancels socket_'s I/O
+  std::unique_ptr<TlsStream> tls_;
+  std::string intercepted_host_;
   boost::beast::flat_buffer buffer_;
   std::list<ClientConnection*>::iterator registry_it_;
   bool idle_ = true;

@@ -226,6 +226,9 @@ void ProxyMetrics::render(std::string& out) const {
   out += "sluice_tunnels_total{result=\"refused\"} " + std::to_string(ld(tunnels_refused)) + "\n";
   out += "sluice_tunnels_total{result=\"failed\"} " + std::to_string(ld(tunnels_failed)) + "\n";
   gauge(out, "sluice_tunnels_active", "gauge", "Open CONNECT tunnels.", ld(tunnels_active));
+  out += "# HELP sluice_intercepts_total CONNECTs to intercepted hosts by outcome of the TLS handshake.\n# TYPE sluice_intercepts_total counter\n";
+  out += "sluice_intercepts_total{result=\"ok\"} " + std::to_string(ld(intercepts_ok)) + "\n";
+  out += "sluice_intercepts_total{result=\"failed\"} " + std::to_string(ld(intercepts_failed)) + "\n";
   out += "# HELP sluice_tunnel_bytes_total Bytes relayed through CONNECT tunnels.\n# TYPE sluice_tunnel_bytes_total counter\n";
   out += "sluice_tunnel_bytes_total{direction=\"up\"} " + std::to_string(ld(tunnel_bytes_up)) + "\n";
   out += "sluice_tunnel_bytes_total{direction=\"down\"} " + std::to_string(ld(tunnel_bytes_down)) + "\n";

@@ -93,6 +93,8 @@ class ProxyMetrics {
   std::atomic<std::int64_t> tunnels_active{0};
   std::atomic<std::uint64_t> tunnel_bytes_up{0};
   std::atomic<std::uint64_t> tunnel_bytes_down{0};
+  std::atomic<std::uint64_t> intercepts_ok{0};      // TLS terminated with a minted certificate
+  std::atomic<std::uint64_t> intercepts_failed{0};  // handshake failed, SNI mismatch, minting
   // fsync: always — responses whose final bytes waited for their event to be durable.
   std::atomic<std::uint64_t> durable_waits{0};
   std::atomic<std::uint64_t> durable_wait_us{0};        // sum of the waits

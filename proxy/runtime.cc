@@ -23,6 +23,16 @@ Runtime::Runtime(ConfigPtr config) : config_(std::move(config)), keys_(config_->
   default_chain_ = build_chain(*config_, config_->filters);
   for (const auto& r : config_->routes)
     if (!r.filters.empty()) route_chains_[&r] = build_chain(*config_, r.filters);
+  const InterceptConfig& ic = config_->intercept;
+  if (!ic.ca_cert.empty())
+    ca_ = std::make_unique<intercept::CertAuthority>(ic.ca_cert, ic.ca_key);
+}
+
+bool Runtime::intercepts(std::string_view host) const {
+  if (!ca_) return false;
+  for (const auto& h : config_->intercept.hosts)
+    if (h == host) return true;
+  return false;
 }
 
 std::shared_ptr<const UpstreamTarget> Runtime::target(const UpstreamConfig& u) const {

@@ -13,6 +13,7 @@
 #include "conf/config.h"
 #include "filters/registry.h"
 #include "proxy/identity.h"
+#include "proxy/intercept/cert_authority.h"
 #include "proxy/upstream.h"
 
 namespace sluice {
@@ -33,6 +34,9 @@ class Runtime {
   std::shared_ptr<const UpstreamTarget> target(const UpstreamConfig& u) const;
   // The filter chain for `route` (its own list, else the global chain).
   const std::vector<FilterSpec>& chain(const RouteConfig* route) const;
+  // The interception CA (intercept.ca_cert/ca_key), null when not configured.
+  intercept::CertAuthority* ca() const { return ca_.get(); }
+  bool intercepts(std::string_view host) const;
 
  private:
   ConfigPtr config_;
@@ -40,6 +44,7 @@ class Runtime {
   std::unordered_map<std::string, std::shared_ptr<const UpstreamTarget>> targets_;
   std::vector<FilterSpec> default_chain_;
   std::unordered_map<const RouteConfig*, std::vector<FilterSpec>> route_chains_;
+  std::unique_ptr<intercept::CertAuthority> ca_;
 };
 
 class RuntimeHolder {

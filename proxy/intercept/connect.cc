@@ -5,6 +5,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -16,6 +18,7 @@
 #include "proxy/connection.h"
 #include "proxy/http_heads.h"
 #include "proxy/log.h"
+#include "proxy/runtime.h"
 #include "proxy/worker.h"
 #include "sinks/event_id.h"
 #include "sinks/event_json.h"
@@ -204,9 +207,89 @@ asio::awaitable<void> pump(tcp::socket& from, IoDeadline& deadline, tcp::socket&
   to.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+// One server-side TLS context for every intercepted connection; each connection sets its own
+// certificate (the leaf minted for its CONNECT host) on its SSL object.
+asio::ssl::context& server_tls_context() {
+  static asio::ssl::context ctx = [] {
+    asio::ssl::context c(asio::ssl::context::tls_server);
+    c.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                  asio::ssl::context::no_tlsv1_1);
+    // ALPN: HTTP/1.1 only (clients that offer h2 fall back).
+    SSL_CTX_set_alpn_select_cb(
+        c.native_handle(),
+        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+           unsigned int inlen, void*) -> int {
+          static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+          unsigned char* sel = nullptr;
+          if (SSL_select_next_proto(&sel, outlen, kHttp11, sizeof kHttp11, in, inlen) !=
+              OPENSSL_NPN_NEGOTIATED)
+            return SSL_TLSEXT_ERR_NOACK;
+          *out = sel;
+          return SSL_TLSEXT_ERR_OK;
+        },
+        nullptr);
+    return c;
+  }();
+  return ctx;
+}
+
+asio::awaitable<bool> intercept_tls(ClientConnection& conn, const Runtime& rt,
+                                    const std::string& host, beast::flat_buffer& early_bytes) {
+  ProxyMetrics& m = conn.worker().metrics();
+  intercept::Leaf leaf;
+  bool minted = true;
+  try {
+    leaf = rt.ca()->leaf(host);
+  } catch (const std::exception& e) {
+    minted = false;  // (no co_await inside a handler)
+    log_throttled(LogLevel::kError, "mint", "cannot mint a certificate",
+                  {{"host", host}, {"error", e.what()}});
+  }
+  if (!minted) {
+    m.intercepts_failed.fetch_add(1, std::memory_order_relaxed);
+    co_await answer(conn, 502, "Bad Gateway", "intercept_failed",
+                    "cannot mint a certificate for " + host);
+    co_return false;
+  }
+  static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
+  if (!co_await conn.write(kEstablished)) co_return false;
+  auto tls = std::make_unique<ClientConnection::TlsStream>(conn.socket(), server_tls_context());
+  SSL* ssl = tls->native_handle();
+  if (SSL_use_certificate(ssl, leaf.cert.get()) != 1 || SSL_use_PrivateKey(ssl, leaf.key) != 1) {
+    m.intercepts_failed.fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+  }
+  auto lc = rt.config().listener;
+  conn.deadline().expires_after(lc.header_timeout);
+  // Bytes the client sent right after CONNECT (its ClientHello) are the handshake's start.
+  auto [hec, used] =
+      co_await tls->async_handshake(asio::ssl::stream_base::server, early_bytes.data(), kTuple);
+  error_code ec = conn.deadline().done(hec);
+  early_bytes.consume(used);
+  if (ec) {
+    // Garbage instead of a ClientHello, a client that does not trust Sluice's CA, a timeout.
+    m.intercepts_failed.fetch_add(1, std::memory_order_relaxed);
+    log_throttled(LogLevel::kWarn, "intercept-handshake",
+                  "TLS handshake with a proxy client failed",
+                  {{"host", host}, {"error", ec.message()}});
+    co_return false;
+  }
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+      sni != nullptr && !iequals(sni, host)) {
+    m.intercepts_failed.fetch_add(1, std::memory_order_relaxed);
+    log_throttled(LogLevel::kWarn, "intercept-sni", "SNI does not match the CONNECT host",
+                  {{"host", host}, {"sni", std::string(sni).substr(0, 255)}});
+    co_return false;
+  }
+  m.intercepts_ok.fetch_add(1, std::memory_order_relaxed);
+  conn.start_tls(std::move(tls), host);
+  co_return true;
+}
+
 }  // namespace
 
-asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest& request,
+asio::awaitable<bool> handle_connect(ClientConnection& conn, const ClientRequest& request,
                                      beast::flat_buffer& early_bytes) {
   using namespace asio::experimental::awaitable_operators;
   Worker& w = conn.worker();
@@ -220,8 +303,9 @@ asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest
     m.tunnels_refused.fetch_add(1, std::memory_order_relaxed);
     co_await answer(conn, 400, "Bad Request", "bad_connect",
                     "CONNECT needs an authority-form target, host:port");
-    co_return;
+    co_return false;
   }
+  if (rt->intercepts(host)) co_return co_await intercept_tls(conn, *rt, host, early_bytes);
   const auto& ai = ic.ai_hosts.empty() ? intercept::default_ai_hosts() : ic.ai_hosts;
   if (std::any_of(ai.begin(), ai.end(),
                   [&](const std::string& p) { return host_matches(host, p); }))
@@ -230,7 +314,7 @@ asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest
     m.tunnels_refused.fetch_add(1, std::memory_order_relaxed);
     co_await answer(conn, 403, "Forbidden", "tunnel_refused",
                     "tunnels are not allowed here (intercept.tunnel: deny)");
-    co_return;
+    co_return false;
   }
 
   auto ex = co_await asio::this_coro::executor;
@@ -239,7 +323,7 @@ asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest
   if (rec || results.empty()) {
     m.tunnels_failed.fetch_add(1, std::memory_order_relaxed);
     co_await answer(conn, 502, "Bad Gateway", "tunnel_connect", "cannot resolve " + host);
-    co_return;
+    co_return false;
   }
   std::vector<tcp::endpoint> allowed;
   bool refused_private = false;
@@ -259,7 +343,7 @@ asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest
     co_await answer(
         conn, 403, "Forbidden", "tunnel_refused",
         host + " resolves to a private or special address (see intercept.allow_private)");
-    co_return;
+    co_return false;
   }
   (void)refused_private;
 
@@ -271,7 +355,7 @@ asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest
     co_await answer(conn, cec == beast::error::timeout ? 504 : 502,
                     cec == beast::error::timeout ? "Gateway Timeout" : "Bad Gateway",
                     "tunnel_connect", "cannot connect to " + host + ": " + cec.message());
-    co_return;
+    co_return false;
   }
   dial.expires_never();
   tcp::socket upstream = dial.release_socket();
@@ -280,10 +364,10 @@ asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest
   IoDeadline up_deadline(w.deadlines(), upstream);
 
   static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
-  if (!co_await conn.write(kEstablished)) co_return;
+  if (!co_await conn.write(kEstablished)) co_return false;
   if (early_bytes.size() > 0) {  // a client that did not wait for the 200
     auto [wec, wn] = co_await asio::async_write(upstream, early_bytes.data(), kTuple);
-    if (wec) co_return;
+    if (wec) co_return false;
     m.tunnel_bytes_up.fetch_add(wn, std::memory_order_relaxed);
     early_bytes.consume(early_bytes.size());
   }
@@ -296,6 +380,7 @@ asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest
   m.tunnels_active.fetch_sub(1, std::memory_order_relaxed);
   error_code ignored;
   upstream.close(ignored);
+  co_return false;
 }
 
 }  // namespace sluice

@@ -13,8 +13,12 @@
 //    sent early included) until either side closes or both stay silent for
 //    listener.idle_timeout. Counted in sluice_tunnels_total{result} and
 //    sluice_tunnel_bytes_total{direction}.
-//  * Interception (TLS termination with a minted certificate) is not wired yet: every
-//    permitted CONNECT is a blind tunnel.
+//  * A host on the intercept list (intercept.hosts, with intercept.ca_cert/ca_key configured)
+//    is not tunnelled: after the 200, Sluice completes the client's TLS handshake with a
+//    certificate minted for the CONNECT host, checks that the SNI (when sent) names that host,
+//    and the connection then carries HTTP calls that Sluice routes, filters and records exactly
+//    like base-URL calls. Handshake failures (garbage, an untrusting client, an SNI mismatch)
+//    close the connection and count in sluice_intercepts_total{result}.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -29,7 +33,8 @@ namespace sluice {
 
 class ClientConnection;
 
-boost::asio::awaitable<void> handle_connect(ClientConnection& conn, const ClientRequest& request,
+// True when the connection now carries intercepted TLS (the request loop goes on over it).
+boost::asio::awaitable<bool> handle_connect(ClientConnection& conn, const ClientRequest& request,
                                             boost::beast::flat_buffer& early_bytes);
 
 namespace intercept {
