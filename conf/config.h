@@ -40,6 +40,9 @@ struct ListenerConfig {
   Millis write_timeout{60'000};   // a client not reading for this long is dropped
   Millis drain_timeout{30'000};   // SIGTERM: in-flight calls get this long to finish
   std::string admin_token;        // bearer token for /admin/*; empty: admin endpoints off
+  // PEM certificate chain and key: the API listener speaks TLS (base-URL mode over https).
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 struct UpstreamConfig {

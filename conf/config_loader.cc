@@ -25,7 +25,7 @@ SLUICE_KEYS(kTopKeys, "listener", "upstreams", "routes", "passthrough", "identit
             "sinks", "intercept", "log");
 SLUICE_KEYS(kListenerKeys, "address", "admin_address", "workers", "max_header_bytes",
             "max_header_count", "max_body_bytes", "header_timeout", "body_timeout",
-            "idle_timeout", "write_timeout", "drain_timeout", "admin_token");
+            "idle_timeout", "write_timeout", "drain_timeout", "admin_token", "tls_cert", "tls_key");
 SLUICE_KEYS(kUpstreamKeys, "provider", "url", "connect_to", "ca_file", "verify_tls",
             "connect_timeout", "first_byte_timeout", "read_timeout", "max_idle_connections",
             "idle_connection_ttl", "max_response_body_bytes", "max_sse_event_bytes",
@@ -151,6 +151,10 @@ void read_listener(const ConfigNode& n, ListenerConfig& l) {
   n["write_timeout"].read_duration(l.write_timeout, 100ms, 1h);
   n["drain_timeout"].read_duration(l.drain_timeout, 0ms, 1h);
   n["admin_token"].read(l.admin_token);
+  n["tls_cert"].read(l.tls_cert);
+  n["tls_key"].read(l.tls_key);
+  if (l.tls_cert.empty() != l.tls_key.empty())
+    n[l.tls_cert.empty() ? "tls_cert" : "tls_key"].error("tls_cert and tls_key go together");
 }
 
 void read_upstream(const std::string& name, const ConfigNode& n, UpstreamConfig& u) {

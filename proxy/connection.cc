@@ -56,8 +56,9 @@ asio::awaitable<bool> ClientConnection::write(std::span<const asio::const_buffer
   }
   auto [wec, n] = r;
   error_code ec = deadline_.done(wec);
-  client_wait_us += std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - t).count();
+  client_wait_us +=
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t)
+          .count();
   if (ec == beast::error::timeout) worker_.metrics().client_error(ClientError::kWriteTimeout);
   co_return !ec;
 }
@@ -67,8 +68,7 @@ asio::awaitable<bool> ClientConnection::write(std::string_view bytes) {
   co_return co_await write(std::span<const asio::const_buffer>(&b, 1));
 }
 
-asio::awaitable<bool> ClientConnection::send_local_reply(const LocalReply& reply,
-                                                         Provider provider,
+asio::awaitable<bool> ClientConnection::send_local_reply(const LocalReply& reply, Provider provider,
                                                          std::string_view request_id,
                                                          bool keep_alive) {
   std::string body = render_error_body(reply, provider);
@@ -84,11 +84,24 @@ asio::awaitable<bool> ClientConnection::send_local_reply(const LocalReply& reply
   std::string head = build_local_head(o, "application/json");
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
   bool ok = co_await write(bufs);
-  co_return ok && keep_alive;
+  co_return ok&& keep_alive;
 }
 
 asio::awaitable<void> ClientConnection::run() {
   ProxyMetrics& metrics = worker_.metrics();
+  if (auto rt = worker_.shared().runtime.get(); rt->listener_tls() != nullptr) {
+    // base-URL mode over https: the handshake first, within the header timeout.
+    auto tls = std::make_unique<TlsStream>(socket_, *rt->listener_tls());
+    deadline_.expires_after(rt->config().listener.header_timeout);
+    auto [hrec] = co_await tls->async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (error_code hec = deadline_.done(hrec)) {
+      metrics.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      error_code ec;
+      socket_.close(ec);
+      co_return;
+    }
+    start_tls(std::move(tls), "");
+  }
   for (;;) {
     auto rt = worker_.shared().runtime.get();
     const ListenerConfig& lc = rt->config().listener;
@@ -175,7 +188,8 @@ asio::awaitable<void> ClientConnection::run() {
     }
     // Two framings for one body is the classic request-smuggling setup: a peer that reads the
     // other one would see a different request than Sluice checked.
-    if (req.count(http::field::content_length) != 0 && req.count(http::field::transfer_encoding) != 0) {
+    if (req.count(http::field::content_length) != 0 &&
+        req.count(http::field::transfer_encoding) != 0) {
       metrics.client_error(ClientError::kSmuggling);
       co_await send_local_reply(make_local_reply(LocalError::kBadRequest, shape,
                                                  "Content-Length together with Transfer-Encoding"),

@@ -226,6 +226,7 @@ void ProxyMetrics::render(std::string& out) const {
   out += "sluice_tunnels_total{result=\"refused\"} " + std::to_string(ld(tunnels_refused)) + "\n";
   out += "sluice_tunnels_total{result=\"failed\"} " + std::to_string(ld(tunnels_failed)) + "\n";
   gauge(out, "sluice_tunnels_active", "gauge", "Open CONNECT tunnels.", ld(tunnels_active));
+  gauge(out, "sluice_listener_tls_handshake_failures_total", "counter", "Failed TLS handshakes on the API listener (listener.tls_cert).", ld(tls_handshake_failures));
   out += "# HELP sluice_intercepts_total CONNECTs to intercepted hosts by outcome of the TLS handshake.\n# TYPE sluice_intercepts_total counter\n";
   out += "sluice_intercepts_total{result=\"ok\"} " + std::to_string(ld(intercepts_ok)) + "\n";
   out += "sluice_intercepts_total{result=\"failed\"} " + std::to_string(ld(intercepts_failed)) + "\n";

@@ -95,6 +95,7 @@ class ProxyMetrics {
   std::atomic<std::uint64_t> tunnel_bytes_down{0};
   std::atomic<std::uint64_t> intercepts_ok{0};      // TLS terminated with a minted certificate
   std::atomic<std::uint64_t> intercepts_failed{0};  // handshake failed, SNI mismatch, minting
+  std::atomic<std::uint64_t> tls_handshake_failures{0};  // the API listener's TLS (tls_cert)
   // fsync: always — responses whose final bytes waited for their event to be durable.
   std::atomic<std::uint64_t> durable_waits{0};
   std::atomic<std::uint64_t> durable_wait_us{0};        // sum of the waits

@@ -1,5 +1,9 @@
 #include "proxy/runtime.h"
 
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
 namespace sluice {
 
 namespace {
@@ -23,9 +27,24 @@ Runtime::Runtime(ConfigPtr config) : config_(std::move(config)), keys_(config_->
   default_chain_ = build_chain(*config_, config_->filters);
   for (const auto& r : config_->routes)
     if (!r.filters.empty()) route_chains_[&r] = build_chain(*config_, r.filters);
+  const ListenerConfig& lc = config_->listener;
+  if (!lc.tls_cert.empty()) {
+    listener_tls_ =
+        std::make_unique<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+    listener_tls_->set_options(
+        boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
+        boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 |
+        boost::asio::ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    listener_tls_->use_certificate_chain_file(lc.tls_cert, ec);
+    if (ec) throw std::runtime_error("listener.tls_cert " + lc.tls_cert + ": " + ec.message());
+    listener_tls_->use_private_key_file(lc.tls_key, boost::asio::ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("listener.tls_key " + lc.tls_key + ": " + ec.message());
+    if (SSL_CTX_check_private_key(listener_tls_->native_handle()) != 1)
+      throw std::runtime_error("listener.tls_key is not the key of listener.tls_cert");
+  }
   const InterceptConfig& ic = config_->intercept;
-  if (!ic.ca_cert.empty())
-    ca_ = std::make_unique<intercept::CertAuthority>(ic.ca_cert, ic.ca_key);
+  if (!ic.ca_cert.empty()) ca_ = std::make_unique<intercept::CertAuthority>(ic.ca_cert, ic.ca_key);
 }
 
 bool Runtime::intercepts(std::string_view host) const {

@@ -34,6 +34,8 @@ class Runtime {
   std::shared_ptr<const UpstreamTarget> target(const UpstreamConfig& u) const;
   // The filter chain for `route` (its own list, else the global chain).
   const std::vector<FilterSpec>& chain(const RouteConfig* route) const;
+  // TLS for the API listener (listener.tls_cert/tls_key), null for plain HTTP.
+  boost::asio::ssl::context* listener_tls() const { return listener_tls_.get(); }
   // The interception CA (intercept.ca_cert/ca_key), null when not configured.
   intercept::CertAuthority* ca() const { return ca_.get(); }
   bool intercepts(std::string_view host) const;
@@ -45,12 +47,15 @@ class Runtime {
   std::vector<FilterSpec> default_chain_;
   std::unordered_map<const RouteConfig*, std::vector<FilterSpec>> route_chains_;
   std::unique_ptr<intercept::CertAuthority> ca_;
+  std::unique_ptr<boost::asio::ssl::context> listener_tls_;
 };
 
 class RuntimeHolder {
  public:
   std::shared_ptr<const Runtime> get() const { return current_.load(std::memory_order_acquire); }
-  void set(std::shared_ptr<const Runtime> rt) { current_.store(std::move(rt), std::memory_order_release); }
+  void set(std::shared_ptr<const Runtime> rt) {
+    current_.store(std::move(rt), std::memory_order_release);
+  }
 
  private:
   std::atomic<std::shared_ptr<const Runtime>> current_;

@@ -1141,8 +1141,8 @@ TEST_F(FullConfig, WithoutItsRequiredVariableTheErrorNamesFileLineAndVariable) {
   const std::string path = data_dir() + "/full.yaml";
   ConfigLoad r = load_config_file(path);
   ASSERT_EQ(r.config, nullptr);
-  // full.yaml line 26: "    ca_file: ${SLUICE_TEST_DATA_DIR}/ca.pem"
-  EXPECT_TRUE(HasError(r, 26, "upstreams.openai.ca_file",
+  // full.yaml line 28: "    ca_file: ${SLUICE_TEST_DATA_DIR}/ca.pem"
+  EXPECT_TRUE(HasError(r, 28, "upstreams.openai.ca_file",
                        "environment variable SLUICE_TEST_DATA_DIR is not set", path));
   EXPECT_EQ(r.errors.size(), 1u) << join(r.errors);
 }
