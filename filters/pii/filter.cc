@@ -268,10 +268,19 @@ FilterStatus PiiFilter::on_response_body(StreamContext& ctx, std::string& body) 
   else body = "{}";
   groups_ = std::move(saved);
   std::swap(strict, response_policy_);
-  ctx.reply.status = res == TextRedactor::Result::kError ? 500 : 400;
-  ctx.reply.type = ctx.provider == Provider::kAnthropic ? "api_error" : "invalid_request_error";
-  ctx.reply.code = "pii_blocked";
-  ctx.reply.message = "the response contained sensitive data and was withheld";
+  const bool scan_failed = res == TextRedactor::Result::kError;
+  std::string entity;
+  for (const Group& g : groups_)
+    if (g.direction == Direction::kResponse && g.action == Action::kBlock)
+      entity = config_->catalog.names[g.entity];
+  ctx.reply.status = scan_failed ? 500 : 400;
+  ctx.reply.type = ctx.provider == Provider::kAnthropic ? "api_error"
+                   : scan_failed                        ? "server_error"
+                                                        : "invalid_request_error";
+  ctx.reply.code = scan_failed ? "pii_scan_failed" : "pii_blocked";
+  ctx.reply.message = scan_failed ? "the response could not be checked for sensitive data"
+                                  : "the response contained sensitive data (" + entity +
+                                        ") and was withheld";
   ctx.reply.error_class = "filter_rejected";
   return FilterStatus::kRespond;
 }

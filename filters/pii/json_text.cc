@@ -1,6 +1,7 @@
 #include "filters/pii/json_text.h"
 
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -180,10 +181,31 @@ bool json_unescape(std::string_view raw, std::string& out) {
   return true;
 }
 
+namespace {
+
+// True when one of the 8 bytes in `w` is below 0x20, '"' or '\\' (the bytes JSON escapes):
+// text is mostly prose, so whole words are skipped.
+bool word_needs_escape(std::uint64_t w) {
+  constexpr std::uint64_t k01 = 0x0101010101010101ull, k80 = 0x8080808080808080ull;
+  auto zero_byte = [&](std::uint64_t x) { return (x - k01) & ~x & k80; };
+  // A byte below 0x20 (its high bit clear), '"' or '\\'.
+  std::uint64_t low = (w - k01 * 0x20) & ~w & k80;
+  return (low | zero_byte(w ^ (k01 * '"')) | zero_byte(w ^ (k01 * '\\'))) != 0;
+}
+
+}  // namespace
+
 void json_escape_append(std::string& out, std::string_view text) {
   static const char* kHex = "0123456789abcdef";
   std::size_t run = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
+    while (i + 8 <= text.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      if (word_needs_escape(w)) break;
+      i += 8;
+    }
+    if (i >= text.size()) break;
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(text.data() + run, i - run);

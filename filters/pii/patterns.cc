@@ -50,6 +50,82 @@ std::size_t value_rest(std::string_view after) {
   return n;
 }
 
+// The rest of a token run that ends just before `before`'s end, leftwards: its length.
+std::size_t token_run_back(std::string_view before) {
+  std::size_t n = 0;
+  while (n < before.size() && token_char(before[before.size() - 1 - n])) ++n;
+  return n;
+}
+
+// An OpenAI key found by its marker ("T3BlbkFJ", base64 of "OpenAI"): back to the leftmost
+// "sk-" with 8 to 100 token characters between it and the marker, as
+// sk-[A-Za-z0-9_\-]{8,100}T3BlbkFJ would start. Matching the literal alone keeps Vectorscan
+// from tracking a start at every "sk-".
+std::size_t openai_key_start(std::string_view before) {
+  const std::size_t run = token_run_back(before);
+  if (run < 11) return kTooLong;
+  std::string_view r = before.substr(before.size() - run);
+  for (std::size_t p = run > 103 ? run - 103 : 0; p + 11 <= run; ++p)
+    if (r.compare(p, 3, "sk-") == 0) return run - p;
+  return kTooLong;
+}
+
+// A JWT found by the dot before its payload (".eyJ"): back to the leftmost "eyJ" of its header
+// with at least 5 token characters after it, as eyJ[A-Za-z0-9_\-]{5,}\.eyJ would start. A run
+// that fills the whole view may start further left, where the match would be too long.
+std::size_t jwt_header_start(std::string_view before) {
+  const std::size_t run = token_run_back(before);
+  if (run == before.size() && run >= 396) return kTooLong;
+  std::string_view r = before.substr(before.size() - run);
+  for (std::size_t p = 0; p + 8 <= run; ++p)
+    if (r.compare(p, 3, "eyJ") == 0) return run - p;
+  return kTooLong;
+}
+
+bool digits_at(std::string_view s, std::size_t at, std::size_t n) {
+  if (at + n > s.size()) return false;
+  for (std::size_t i = at; i < at + n; ++i)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+bool nanp_sep(char c) { return c == ' ' || c == '.' || c == '-'; }
+
+// A North American number before its extension: the anchor starts with the last digit of
+// the line number, so `before` ends with the other three. Leftmost start of
+// (?:\+1[ .\-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4} ending there.
+std::size_t nanp_before_extension(std::string_view b) {
+  std::size_t i = b.size();
+  if (i < 11 || !digits_at(b, i - 3, 3) || !nanp_sep(b[i - 4]) || !digits_at(b, i - 7, 3))
+    return kTooLong;
+  i -= 7;
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  std::size_t start;
+  if (i >= 4 && nanp_sep(b[i - 1]) && digits_at(b, i - 4, 3) && (i == 4 || !word(b[i - 5]))) {
+    start = i - 4;  // "555-" ("\b" before it)
+  } else {
+    std::size_t j = i;
+    if (j >= 1 && b[j - 1] == ' ') --j;
+    if (j < 5 || b[j - 1] != ')' || !digits_at(b, j - 4, 3) || b[j - 5] != '(') return kTooLong;
+    start = j - 5;  // "(555) "
+  }
+  // "+1" and a separator before it, when there (the leftmost match includes them).
+  if (start >= 3 && nanp_sep(b[start - 1]) && b[start - 2] == '1' && b[start - 3] == '+')
+    start -= 3;
+  else if (start >= 2 && b[start] == '(' && b[start - 1] == '1' && b[start - 2] == '+')
+    start -= 2;
+  return b.size() - start;
+}
+
+// The rest of an extension after its first digit (\d{1,6}; the validator checks what follows).
+std::size_t extension_rest(std::string_view after) {
+  std::size_t n = 0;
+  while (n < after.size() && n < 5 && after[n] >= '0' && after[n] <= '9') ++n;
+  return n;
+}
+
 // Priorities: a credential beats personal data on the same span, a checksummed number beats a
 // phone number (a card with spaces is also phone-shaped), the keyword heuristic loses to all.
 constexpr int kSecret = 90, kCard = 60, kIban = 55, kSsn = 50, kIp = 40, kEmail = 30,
@@ -71,8 +147,8 @@ std::vector<PatternSpec> make() {
       // North American numbers with an extension ("x0135", "ext. 12"), apart: an optional
       // suffix on the general patterns costs them most of their speed.
       {id(Entity::kPhone),
-       R"((?:\+1[ .\-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4} ?(?:x|ext\.?) ?\d{1,6}\b)", false, 40,
-       U::kNone, validate_phone, kPhone},
+       R"(\d ?(?:x|ext\.?) ?\d)", false, 40, U::kNone, validate_phone, kPhone, nanp_before_extension,
+       extension_rest},
       {id(Entity::kCreditCard), R"(\b\d[\d \-]{10,40}\d\b)", false, 48, U::kNone, validate_card,
        kCard},
       {id(Entity::kIban),
@@ -84,8 +160,8 @@ std::vector<PatternSpec> make() {
       {id(Entity::kIpv6), R"([0-9A-Fa-f]{1,4}(?:::?[0-9A-Fa-f]{1,4}){1,7}\b)", false, 39, U::kNone,
        validate_ipv6, kIp},
       // Credentials, from each vendor's documented token format.
-      {id(Entity::kOpenAiKey), R"(sk-[A-Za-z0-9_\-]{8,100}T3BlbkFJ)", false, 256, U::kNone,
-       validate_openai_key, kSecret, nullptr, token_rest},
+      {id(Entity::kOpenAiKey), R"(T3BlbkFJ)", false, 256, U::kNone, validate_openai_key, kSecret,
+       openai_key_start, token_rest},
       {id(Entity::kOpenAiKey), R"(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40})", false, 256,
        U::kNone, validate_openai_key, kSecret, nullptr, token_rest},
       {id(Entity::kAnthropicKey), R"(sk-ant-(?:api|admin|oat|sid)\d\d-[A-Za-z0-9_\-]{20})", false,
@@ -114,8 +190,8 @@ std::vector<PatternSpec> make() {
        kSecret},
       {id(Entity::kPrivateKey), R"(-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)", false, 80,
        U::kPemBlock, validate_any, kSecret + 2},
-      {id(Entity::kJwt), R"(eyJ[A-Za-z0-9_\-]{5,}\.eyJ)", false, 400, U::kJwt, validate_jwt_marker,
-       kSecret + 2},
+      {id(Entity::kJwt), R"(\.eyJ)", false, 400, U::kJwt, validate_jwt_marker, kSecret + 2,
+       jwt_header_start},
       {id(Entity::kGenericSecret),
        R"((?:api[_\-]?key|apikey|secret|token|passw(?:or)?d|pwd|access[_\-]?key|auth[_\-]?key|client[_\-]?secret)["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9_\-+/=.]{16})",
        true, 120, U::kNone, validate_keyword_value, kGeneric, nullptr, value_rest},

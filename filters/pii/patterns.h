@@ -27,9 +27,10 @@ struct PatternSpec {
   Unbounded unbounded = Unbounded::kNone;
   Validator validate = validate_any;
   int priority = 0;             // breaks ties between findings with the same span
-  // Patterns anchored on a rare byte (keeping Vectorscan's start-of-match tracking cheap) grow
-  // back to the value's real start: given up to kLeftKeep bytes before the match, how many
-  // belong to it (kTooLong: more than the value may have, so it is not one).
+  // Patterns anchored on a rare byte or literal (keeping Vectorscan's start-of-match tracking
+  // cheap) grow back to the value's real start: given the bytes before the match (up to
+  // max_len of them, fewer only at the start of the text), how many belong to it (kTooLong: not
+  // a value of this pattern, or a longer one than it may have).
   std::size_t (*left_extent)(std::string_view before) = nullptr;
   // ... or forward to its real end: given the bytes after the match (up to max_len from its
   // start), how many belong to it.
@@ -37,6 +38,9 @@ struct PatternSpec {
 };
 
 inline constexpr std::size_t kLeftKeep = 80;
+// Released text the redactor keeps before the held text: the left extents' view (a pattern
+// with a left_extent has max_len <= kRetainBytes) and the validators' left context.
+inline constexpr std::size_t kRetainBytes = 512;
 inline constexpr std::size_t kTooLong = static_cast<std::size_t>(-1);
 
 // The built-in patterns, in a fixed order (the order is part of the results' determinism).

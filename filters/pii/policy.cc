@@ -1,5 +1,6 @@
 #include "filters/pii/policy.h"
 
+#include <charconv>
 #include <functional>
 
 namespace sluice::pii {
@@ -48,12 +49,32 @@ std::string Placeholders::for_value(std::size_t entity, std::string_view label,
   std::uint64_t h = std::hash<std::string_view>{}(value) * 1099511628211ull ^
                    std::hash<std::string_view>{}(label);
   auto [it, fresh] = numbers_.try_emplace(h, 0);
-  if (fresh) it->second = ++last_[std::string(label)];
-  return "[" + std::string(label) + "_" + std::to_string(it->second) + "]";
+  if (fresh) it->second = ++counter(label);
+  return format(label, it->second);
 }
 
 std::string Placeholders::next(std::size_t, std::string_view label) {
-  return "[" + std::string(label) + "_" + std::to_string(++last_[std::string(label)]) + "]";
+  return format(label, ++counter(label));
+}
+
+int& Placeholders::counter(std::string_view label) {
+  for (auto& [l, n] : last_)
+    if (l == label) return n;
+  last_.emplace_back(std::string(label), 0);
+  return last_.back().second;
+}
+
+std::string Placeholders::format(std::string_view label, int n) {
+  char digits[16];
+  const auto len = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, n).ptr - digits);
+  std::string out;
+  out.reserve(label.size() + 3 + len);
+  out += '[';
+  out += label;
+  out += '_';
+  out.append(digits, len);
+  out += ']';
+  return out;
 }
 
 }  // namespace sluice::pii

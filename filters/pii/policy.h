@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <unordered_set>
 #include <vector>
 
@@ -53,7 +54,10 @@ class Placeholders {
 
  private:
   std::unordered_map<std::uint64_t, int> numbers_;  // hash(label, value) -> number
-  std::unordered_map<std::string, int> last_;       // per label (ipv4 and ipv6 share one)
+  int& counter(std::string_view label);
+  static std::string format(std::string_view label, int n);
+  // Last number per label (ipv4 and ipv6 share one); a handful of labels per call.
+  std::vector<std::pair<std::string, int>> last_;
 };
 
 }  // namespace sluice::pii

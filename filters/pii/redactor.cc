@@ -1,6 +1,9 @@
 #include "filters/pii/redactor.h"
 
+#include <string.h>  // memmem
+
 #include <algorithm>
+#include <cstring>
 
 namespace sluice::pii {
 namespace {
@@ -23,7 +26,7 @@ TextRedactor::TextRedactor(std::shared_ptr<const Engine> engine, const Policy& p
                            Placeholders& placeholders, FindingSink* sink, std::size_t hold_back)
     : engine_(engine), policy_(policy), placeholders_(placeholders), sink_(sink),
       hold_back_(hold_back), scan_(engine, enabled_patterns(*engine, policy)) {
-  scan_.set_text(&buf_, &base_, &left_);
+  scan_.set_text(&buf_, &keep_);
 }
 
 void TextRedactor::reset() {
@@ -36,24 +39,46 @@ void TextRedactor::restart_at(std::uint64_t pos) {
   scan_.clear();  // matches of the text before `pos` (already decided or suppressed)
   mode_ = Mode::kScan;
   buf_.clear();
-  base_ = decided_ = last_end_ = pos;
-  left_.clear();
+  keep_ = base_ = decided_ = last_end_ = pos;
+  unscanned_ = 0;
   pool_.clear();
   picked_.clear();
 }
 
 TextRedactor::Result TextRedactor::push(std::string_view text, std::string& out) {
   if (result_ != Result::kOk) return result_;
-  // A large input goes in slices: after an unbounded value the scan restarts and re-reads what
-  // is held, so holding a whole request string would make that quadratic. Slicing is free of
-  // consequences for the output (any chunking gives the same result).
-  const std::size_t slice = 4 * hold_back_;
-  while (text.size() > slice) {
-    Result r = push_slice(text.substr(0, slice), out);
+  // A large input goes in slices: after an unbounded value the scan restarts at its end and
+  // re-reads the held text after it, so holding a whole request string would make that
+  // quadratic. Large slices keep the per-slice work low; near a possible JWT or PEM opening
+  // the slices are small, so the re-read is short. Slicing is free of consequences for the
+  // output (any chunking gives the same result).
+  constexpr std::size_t kSmallSlice = 256;
+  while (!text.empty()) {
+    std::size_t n = std::min(text.size(), 4 * hold_back_);
+    if (n > kSmallSlice && (unbounded_pending() || may_open_unbounded(text.substr(0, n))))
+      n = kSmallSlice;
+    Result r = push_slice(text.substr(0, n), out);
     if (r != Result::kOk) return r;
-    text.remove_prefix(slice);
+    text.remove_prefix(n);
   }
-  return push_slice(text, out);
+  return Result::kOk;
+}
+
+bool TextRedactor::unbounded_pending() const {
+  const auto& patterns = engine_->patterns();
+  for (const Candidate& c : scan_.candidates())
+    if (patterns[c.pattern].unbounded != Unbounded::kNone) return true;
+  return false;
+}
+
+bool TextRedactor::may_open_unbounded(std::string_view text) {
+  // 'J' is rare in prose, so looking for it first is cheaper than for "eyJ" (every 'e').
+  for (const char* p = text.data(), *end = p + text.size();
+       (p = static_cast<const char*>(std::memchr(p, 'J', static_cast<std::size_t>(end - p))));
+       ++p) {
+    if (p - text.data() >= 2 && p[-1] == 'y' && p[-2] == 'e') return true;
+  }
+  return memmem(text.data(), text.size(), "-----BEGIN", 10) != nullptr;
 }
 
 TextRedactor::Result TextRedactor::push_slice(std::string_view text, std::string& out) {
@@ -83,7 +108,7 @@ TextRedactor::Result TextRedactor::finish(std::string& out) {
   std::string carry, cur;
   while (true) {
     if (mode_ != Mode::kScan) return Result::kOk;  // the value ran to the end: all suppressed
-    if (!scan_.end()) return result_ = Result::kError;
+    if (!scan_pending() || !scan_.end()) return result_ = Result::kError;
     carry.clear();
     Result r = decide(true, out, carry);
     if (r != Result::kOk) return result_ = r;
@@ -97,12 +122,26 @@ TextRedactor::Result TextRedactor::finish(std::string& out) {
 TextRedactor::Result TextRedactor::scan_mode_input(std::string_view in, std::string& out,
                                                    std::string& carry) {
   buf_.append(in);
-  if (!scan_.scan(in)) return Result::kError;
+  unscanned_ += in.size();
+  // Vectorscan's cost per call dwarfs its cost per byte for the few bytes of one SSE event, so
+  // small deltas are scanned (and decided) together once kScanBatch bytes are waiting, or
+  // sooner when the held text would reach the hold-back. Held text is released only after it
+  // was scanned, so this delays a release by less than kScanBatch bytes and changes no output.
+  if (unscanned_ < kScanBatch && held_bytes() < hold_back_) return Result::kOk;
+  if (!scan_pending()) return Result::kError;
   return decide(false, out, carry);
 }
 
+bool TextRedactor::scan_pending() {
+  if (unscanned_ == 0) return true;
+  const std::uint64_t end = keep_ + buf_.size();
+  const bool ok = scan_.scan(text(end - unscanned_, end));
+  unscanned_ = 0;
+  return ok;
+}
+
 TextRedactor::Result TextRedactor::decide(bool final, std::string& out, std::string& carry) {
-  const std::uint64_t end_abs = base_ + buf_.size();
+  const std::uint64_t end_abs = keep_ + buf_.size();
   std::uint64_t safe = final ? end_abs : (end_abs > hold_back_ ? end_abs - hold_back_ : 0);
   if (!final) {
     // Earlier release: before the last whitespace (that leaves room for a validator's look
@@ -132,20 +171,11 @@ TextRedactor::Result TextRedactor::decide(bool final, std::string& out, std::str
     std::uint64_t to = c.to;
     if (p.right_extent) {
       std::uint64_t limit = std::min<std::uint64_t>(end_abs, c.from + p.max_len);
-      if (limit > to) to += p.right_extent(std::string_view(buf_).substr(to - base_, limit - to));
+      if (limit > to) to += p.right_extent(text(to, limit));
     }
-    std::string_view t(buf_.data() + (c.from - base_), to - c.from);
-    std::size_t off = c.from - base_;
-    std::string_view before;
-    if (off >= kContextBytes) {
-      before = std::string_view(buf_).substr(off - kContextBytes, kContextBytes);
-    } else {
-      ctx_.assign(left_, left_.size() - std::min(left_.size(), kContextBytes - off));
-      ctx_.append(buf_, 0, off);
-      before = ctx_;
-    }
-    std::string_view after =
-        std::string_view(buf_).substr(to - base_, std::min<std::uint64_t>(kContextBytes, end_abs - to));
+    std::string_view t = text(c.from, to);
+    std::string_view before = text(std::max(keep_, c.from - std::min<std::uint64_t>(c.from, kContextBytes)), c.from);
+    std::string_view after = text(to, std::min<std::uint64_t>(end_abs, to + kContextBytes));
     auto span = p.validate(t, before, after);
     if (!span || span->end <= span->begin) continue;
     std::string_view value = t.substr(span->begin, span->end - span->begin);
@@ -185,13 +215,13 @@ TextRedactor::Result TextRedactor::decide(bool final, std::string& out, std::str
     if (p.unbounded != Unbounded::kNone && pd.f.action == Action::kRedact) {
       release_to(pd.f.begin, out);
       out += policy_.mask ? policy_.mask_text : placeholders_.next(pd.f.entity, label);
-      carry.assign(buf_, pd.f.end - base_);
+      carry.assign(buf_, pd.f.end - keep_);
       mode_ = p.unbounded == Unbounded::kPemBlock ? Mode::kPem : Mode::kJwt;
       jwt_dots_ = 1;  // the marker holds the header and its dot
       pem_state_ = pem_run_ = pem_tail_ = 0;
       pos_ = pd.f.end;
       buf_.clear();
-      base_ = pd.f.end;
+      keep_ = base_ = pd.f.end;
       picked_.clear();
       pool_.clear();
       scan_.clear();
@@ -199,7 +229,7 @@ TextRedactor::Result TextRedactor::decide(bool final, std::string& out, std::str
     }
     std::string rep;
     if (pd.f.action == Action::kRedact) {
-      std::string_view value(buf_.data() + (pd.f.begin - base_), pd.f.end - pd.f.begin);
+      std::string_view value = text(pd.f.begin, pd.f.end);
       rep = policy_.mask ? policy_.mask_text : placeholders_.for_value(pd.f.entity, label, value);
     }
     picked_.push_back({pd.f, std::move(rep)});
@@ -225,22 +255,20 @@ void TextRedactor::release_to(std::uint64_t r, std::string& out) {
   std::size_t n = 0;
   for (; n < picked_.size() && picked_[n].f.begin < r; ++n) {
     const Picked& p = picked_[n];
-    out.append(buf_, cur - base_, p.f.begin - cur);
-    if (p.replacement.empty()) out.append(buf_, p.f.begin - base_, p.f.end - p.f.begin);
+    out.append(text(cur, p.f.begin));
+    if (p.replacement.empty()) out.append(text(p.f.begin, p.f.end));
     else out += p.replacement;
     cur = p.f.end;
   }
   picked_.erase(picked_.begin(), picked_.begin() + static_cast<std::ptrdiff_t>(n));
-  if (r > cur) out.append(buf_, cur - base_, r - cur);
-  std::size_t len = r - base_;
-  if (len >= kLeftKeep) {
-    left_.assign(buf_, len - kLeftKeep, kLeftKeep);
-  } else {
-    left_.append(buf_, 0, len);
-    if (left_.size() > kLeftKeep) left_.erase(0, left_.size() - kLeftKeep);
-  }
-  buf_.erase(0, len);
+  if (r > cur) out.append(text(cur, r));
   base_ = r;
+  // Drop released bytes beyond the context only once they outnumber the held ones.
+  const std::uint64_t released = base_ - keep_;
+  if (released > kRetainBytes + 4096 && released - kRetainBytes >= held_bytes()) {
+    buf_.erase(0, released - kRetainBytes);
+    keep_ = base_ - kRetainBytes;
+  }
 }
 
 std::size_t TextRedactor::suppress(std::string_view in, bool& ended) {

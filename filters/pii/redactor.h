@@ -62,7 +62,7 @@ class TextRedactor {
   // Starts a new, independent text (same call, same placeholders).
   void reset();
 
-  std::size_t held_bytes() const { return buf_.size(); }
+  std::size_t held_bytes() const { return buf_.size() - (base_ - keep_); }
   bool blocked() const { return result_ == Result::kBlocked; }
   const Finding& blocking_finding() const { return blocking_; }
   std::uint64_t findings() const { return findings_; }
@@ -80,6 +80,9 @@ class TextRedactor {
   };
 
   Result push_slice(std::string_view text, std::string& out);
+  bool scan_pending();  // scans the bytes appended since the last scan
+  bool unbounded_pending() const;  // a JWT or PEM marker is among the undecided candidates
+  static bool may_open_unbounded(std::string_view text);
   Result scan_mode_input(std::string_view in, std::string& out, std::string& carry);
   Result decide(bool final, std::string& out, std::string& carry);
   void release_to(std::uint64_t r, std::string& out);
@@ -87,7 +90,11 @@ class TextRedactor {
   // in.size() when the value goes on.
   std::size_t suppress(std::string_view in, bool& ended);
   void restart_at(std::uint64_t pos);
-  char byte_at(std::uint64_t abs) const { return buf_[abs - base_]; }
+  char byte_at(std::uint64_t abs) const { return buf_[abs - keep_]; }
+  // Text at absolute offsets [from, to) (both within buf_).
+  std::string_view text(std::uint64_t from, std::uint64_t to) const {
+    return std::string_view(buf_).substr(from - keep_, to - from);
+  }
 
   std::shared_ptr<const Engine> engine_;
   const Policy& policy_;
@@ -98,12 +105,17 @@ class TextRedactor {
 
   Mode mode_ = Mode::kScan;
   Result result_ = Result::kOk;
-  std::string buf_;           // held text, absolute offsets [base_, base_ + size)
-  std::uint64_t base_ = 0;
-  std::string left_;          // up to kLeftKeep bytes released before base_ (context)
+  // Absolute offsets [keep_, keep_ + buf_.size()): released text kept as context (at least
+  // kRetainBytes of it unless the text is shorter), then held text from base_ on. Released
+  // bytes are dropped only once they outnumber the held ones, so a release never moves the
+  // held text (amortized: each byte is moved at most once).
+  std::string buf_;
+  std::uint64_t keep_ = 0;
+  std::uint64_t base_ = 0;    // first held (unreleased) byte
+  std::size_t unscanned_ = 0; // the last bytes of buf_, not yet given to the scanner
+  static constexpr std::size_t kScanBatch = 32;
   std::uint64_t decided_ = 0; // candidates starting before this have been validated
   std::uint64_t last_end_ = 0;
-  std::string ctx_;             // scratch for a validator's left context
   std::vector<Pending> pool_;   // validated, not yet selected
   std::vector<Picked> picked_;  // selected, not yet released
   std::uint64_t pos_ = 0;       // suppression: absolute offset of the next byte

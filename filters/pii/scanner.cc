@@ -1,5 +1,6 @@
 #include "filters/pii/scanner.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace sluice::pii {
@@ -82,18 +83,11 @@ int ScanStream::on_match(unsigned int id, unsigned long long from, unsigned long
   const PatternSpec& p = s->engine_->patterns()[id];
   if (to - from > p.max_len || to == from) return 0;
   std::uint64_t f = s->base_ + from, t = s->base_ + to;
-  if (p.left_extent && s->held_ && f >= *s->held_base_) {
-    std::size_t off = static_cast<std::size_t>(f - *s->held_base_);
-    std::string_view before;
-    if (off >= kLeftKeep) {
-      before = std::string_view(*s->held_).substr(off - kLeftKeep, kLeftKeep);
-    } else {
-      const std::string& r = *s->released_;
-      s->window_.assign(r, r.size() - std::min(r.size(), kLeftKeep - off));
-      s->window_.append(*s->held_, 0, off);
-      before = s->window_;
-    }
-    std::size_t n = p.left_extent(before);
+  if (p.left_extent && s->text_) {
+    if (f < *s->text_base_) return 0;
+    std::size_t off = static_cast<std::size_t>(f - *s->text_base_);
+    std::size_t w = std::min<std::size_t>({off, std::size_t{p.max_len}, kRetainBytes});
+    std::size_t n = p.left_extent(std::string_view(*s->text_).substr(off - w, w));
     if (n == kTooLong || t - (f - n) > p.max_len) return 0;
     f -= n;
   }
@@ -125,6 +119,13 @@ bool ScanStream::scan(std::string_view data) {
 }
 
 bool ScanStream::restart(std::uint64_t base) {
+  if (fed_ == 0 && stream_) {
+    // Nothing was fed since the last reset: no match can end here and the state is fresh
+    // (a request body's strings are each ended and then reset).
+    base_ = base;
+    std::fill(last_.begin(), last_.end(), -1);
+    return true;
+  }
   hs_scratch_t* scratch = engine_->scratch();
   if (!stream_ || !scratch) return false;
   // Matches that end at the old text's end are reported before the reset; the owner decides

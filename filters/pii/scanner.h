@@ -80,12 +80,11 @@ class ScanStream {
   void clear();
   std::uint64_t offset() const { return base_ + fed_; }
   // The text being scanned, for patterns that extend a match leftwards (PatternSpec::left_extent):
-  // `held` holds absolute offsets [*held_base, ...) and must include every scanned byte not
-  // yet released; `released` the bytes just before *held_base (up to kLeftKeep).
-  void set_text(const std::string* held, const std::uint64_t* held_base, const std::string* released) {
-    held_ = held;
-    held_base_ = held_base;
-    released_ = released;
+  // `text` holds absolute offsets [*text_base, ...): every scanned byte not yet released and
+  // at least kRetainBytes before those (fewer only at the start of the text).
+  void set_text(const std::string* text, const std::uint64_t* text_base) {
+    text_ = text;
+    text_base_ = text_base;
   }
   const Engine& engine() const { return *engine_; }
 
@@ -99,10 +98,8 @@ class ScanStream {
   std::uint64_t fed_ = 0;
   std::vector<Candidate> candidates_;
   std::vector<std::int64_t> last_;  // per pattern: index in candidates_ of its latest entry
-  const std::string* held_ = nullptr;
-  const std::uint64_t* held_base_ = nullptr;
-  const std::string* released_ = nullptr;
-  std::string window_;
+  const std::string* text_ = nullptr;
+  const std::uint64_t* text_base_ = nullptr;
 };
 
 }  // namespace sluice::pii

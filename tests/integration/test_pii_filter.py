@@ -203,3 +203,36 @@ def test_response_block_ends_the_stream_before_the_value(sl_block):
                 assert "4111" not in t
     ev = sl_block.wait_calls(2)[-1]
     assert ev["filters"]["pii"]["blocked"] == "response"
+
+
+def test_whole_response_block_answers_the_providers_error(sl_block):
+    """A non-streamed answer with a `block` finding: the client gets the provider-shaped error
+    (the proxy sends the filter's reply), never the body."""
+    text = f"Your card is {CARD}, keep it safe"
+    with pytest.raises(openai.BadRequestError) as e:
+        oai(sl_block).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}],
+            extra_headers=text_header(text))
+    assert e.value.status_code == 400 and e.value.code == "pii_blocked"
+    assert e.value.body["type"] == "invalid_request_error"
+    assert "credit_card" in e.value.body["message"]
+    assert "4111" not in str(e.value) and "4111" not in e.value.response.text
+    with pytest.raises(anthropic.BadRequestError) as e:
+        ant(sl_block).messages.create(model="claude-sonnet-4-5", max_tokens=50,
+                                      messages=[{"role": "user", "content": "x"}],
+                                      extra_headers=text_header(text))
+    assert e.value.body["type"] == "error" and e.value.body["error"]["type"] == "api_error"
+    assert "4111" not in e.value.response.text
+    evs = sl_block.wait_calls(2)
+    for ev in evs[-2:]:
+        assert ev["status"] == 400
+        assert ev["filters"]["pii"]["blocked"] == "response"
+        kinds = {(f["type"], f["direction"], f["action"]) for f in ev["filters"]["pii"]["findings"]}
+        assert ("credit_card", "response", "block") in kinds
+    alerts = [a for a in sl_block.events() if a.get("type") == "alert" and a["alert_type"] == "pii.blocked"]
+    assert any(a["details"]["direction"] == "response" for a in alerts)
+    # A whole answer without a blocked value still arrives, redacted where asked.
+    ok = oai(sl_block).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "x"}],
+        extra_headers=text_header(f"Mail {EMAIL}"))
+    assert ok.choices[0].message.content == "Mail [EMAIL_1]"

@@ -121,6 +121,17 @@ TEST(PiiEntities, Phone) {
   expect_one("phone", "030 1234567", "Call ", ".");
 }
 
+// The extension pattern is anchored on "x"/"ext" and grows back over the number's shape.
+TEST(PiiEntities, PhoneWithExtension) {
+  expect_one("phone", "(415) 555-2671 x0135", "Call ", ".");
+  expect_one("phone", "415-555-2671 ext. 12", "Call ", " today");
+  expect_one("phone", "+1 415.555.2671x7", "", "");
+  expect_one("phone", "+1(415) 555-2671 ext 99", "desk ", ",");
+  expect_none("Resize to 1920x1080 or 3 x 4 tiles.");
+  expect_none("Part A415-555-2671x12 is a catalogue number.");
+  expect_none("The hex 0x1f and 555-2671 x 3 are not phones.");
+}
+
 TEST(PiiEntities, PhoneHardNegatives) {
   expect_none("Released on 2024-01-15 at 10:30:00.");
   expect_none("Due 15.01.2024, paid 01.15.2024.");
@@ -191,6 +202,11 @@ TEST(PiiEntities, OpenAiKey) {
              "OPENAI_API_KEY=", "\n");
   expect_none("run with sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx as a placeholder");
   expect_none("the task-management-system-for-everyone-everywhere project");
+  // Found by the marker, grown back to the leftmost "sk-" within reach.
+  expect_one("openai_key", "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", "(", ")");
+  expect_none("marker alone T3BlbkFJr5St7uV9wX1yZ3aB5cD7 is not a key");
+  expect_none("too short sk-Ab3dE5fT3BlbkFJr5St7uV9wX1yZ3aB5cD7 is not a key");
+  expect_none("too far sk-" + std::string(101, 'q') + "T3BlbkFJr5St7uV9wX1yZ3aB5cD7 end");
 }
 
 TEST(PiiEntities, AnthropicKey) {

@@ -3,9 +3,11 @@
 // counters, and the factory in the registry.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "filters/pii/filter.h"
+#include "filters/pii/json_text.h"
 #include "filters/registry.h"
 #include "tests/filters/pii/pii_test_util.h"
 
@@ -133,6 +135,8 @@ TEST(PiiFilter, WholeResponseBody) {
   EXPECT_EQ(g.on_response_body(ctx2, body), FilterStatus::kRespond);
   EXPECT_EQ(body.find("jane"), std::string::npos) << body;  // withheld whatever the caller does
   EXPECT_EQ(ctx2.reply.code, "pii_blocked");
+  EXPECT_EQ(ctx2.reply.status, 400);
+  EXPECT_NE(ctx2.reply.message.find("(email)"), std::string::npos) << ctx2.reply.message;
 }
 
 TEST(PiiFilter, ChannelsAreIndependentAndFlushedAtTheirEnd) {
@@ -156,6 +160,31 @@ TEST(PiiFilter, ChannelsAreIndependentAndFlushedAtTheirEnd) {
   ASSERT_EQ(end.emit_before.size(), 1u);
   EXPECT_EQ(end.emit_before[0].channel, b);
   EXPECT_EQ(e1.deltas[1].text + e2.deltas[1].text + end.emit_before[0].text, "ip [IP_ADDRESS_1] ok");
+}
+
+TEST(PiiJsonText, EscapeSkipsWordsButMatchesByteWise) {
+  // Every byte value, at every alignment against the 8-byte steps.
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  for (std::size_t shift = 0; shift < 9; ++shift) {
+    std::string text = std::string(shift, 'a') + all + "plain text after" + all;
+    std::string fast, slow;
+    json_escape_append(fast, text);
+    for (char ch : text) {
+      unsigned char u = static_cast<unsigned char>(ch);
+      char buf[8];
+      if (ch == '"') slow += "\\\"";
+      else if (ch == '\\') slow += "\\\\";
+      else if (ch == '\n') slow += "\\n";
+      else if (ch == '\r') slow += "\\r";
+      else if (ch == '\t') slow += "\\t";
+      else if (ch == '\b') slow += "\\b";
+      else if (ch == '\f') slow += "\\f";
+      else if (u < 0x20) std::snprintf(buf, sizeof buf, "\\u%04x", u), slow += buf;
+      else slow += ch;
+    }
+    EXPECT_EQ(fast, slow) << shift;
+  }
 }
 
 TEST(PiiFilter, IsRegisteredWithCounters) {

@@ -153,6 +153,36 @@ TEST(PiiStreaming, ProseIsReleasedWellBeforeTheFullHoldBack) {
   EXPECT_EQ(chunked.out, long_word);
 }
 
+// Long texts: the redactor drops released context only now and then (kRetainBytes kept);
+// values whose start is found by growing back from an anchor (emails, OpenAI keys, JWTs,
+// extensions) must come out the same for every chunking, far from the text's start too.
+TEST(PiiStreaming, LongTextsAreChunkingInvariantPastTheRetainedContext) {
+  auto c = default_config();
+  const std::vector<std::string> values = {
+      "jane.doe@example.com", "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", kJwt,
+      "(415) 555-2671 x0135", "4111 1111 1111 1111", "ghp_R8d2Kq7Xv1Lm9Pz3Tn6Wb4Yc0Hs5Jf2Gu8Ae"};
+  std::string text;
+  std::size_t expected = 0;
+  for (std::size_t i = 0; text.size() < 30000; ++i) {
+    text += std::string(37 + (i * 131) % 900, 'w');  // filler words of varying length
+    for (std::size_t k = 0; k < 3 + i % 5; ++k) text += " lorem ipsum";
+    text += " " + values[i % values.size()] + " ";
+    ++expected;
+  }
+  auto whole = redact_whole(*c, text);
+  ASSERT_EQ(whole.result, TextRedactor::Result::kOk);
+  EXPECT_EQ(whole.findings.size(), expected);
+  for (const auto& v : values) EXPECT_EQ(whole.out.find(v), std::string::npos) << v;
+  for (std::vector<std::size_t> sizes : std::vector<std::vector<std::size_t>>{
+           {1}, {7}, {16}, {64, 3, 500}, {4096}}) {
+    auto r = redact_chunks(*c, text, sizes);
+    ASSERT_EQ(r.result, TextRedactor::Result::kOk);
+    EXPECT_EQ(r.out, whole.out) << "chunk " << sizes[0];
+    EXPECT_EQ(r.findings.size(), whole.findings.size());
+    EXPECT_LE(r.max_held, c->hold_back + sizes[0]);
+  }
+}
+
 TEST(PiiStreaming, BlockStopsBeforeAnyByteOfTheValue) {
   auto c = testing::make_config("entities: {credit_card: block, private_key: block}");
   for (std::size_t chunk : {1u, 3u, 64u, 4096u}) {
