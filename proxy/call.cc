@@ -1009,6 +1009,8 @@ void Call::record_metrics() {
   rec.ttfb_us = ttfb_us_;
   rec.input_tokens = ctx_.usage.input_tokens;
   rec.output_tokens = ctx_.usage.output_tokens;
+  rec.tenant = event_.identity.tenant;
+  rec.cost_micro_usd = event_.cost_micro_usd;
   metrics_.record_call(worker_.id(), rec);
 
   if (runtime_->config().log.access_log) {

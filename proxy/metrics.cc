@@ -75,6 +75,23 @@ void ProxyMetrics::record_call(int worker, const CallRecord& c) {
   auto& tok = s.tokens[c.provider];
   tok[0] += static_cast<std::uint64_t>(c.input_tokens);
   tok[1] += static_cast<std::uint64_t>(c.output_tokens);
+  // Per tenant and model (dashboards: tokens and spend per tenant and model), under the same
+  // series cap as the model label.
+  std::pair<std::string, std::string> ukey{c.tenant, c.model};
+  auto uit = s.usage.find(ukey);
+  if (uit == s.usage.end()) {
+    {
+      std::lock_guard series_lock(series_mu_);
+      if (!usage_series_.count(ukey)) {
+        if (usage_series_.size() >= kMaxSeries) ukey = {"other", "other"};
+        usage_series_.insert(ukey);
+      }
+    }
+    uit = s.usage.try_emplace(std::move(ukey)).first;
+  }
+  uit->second[0] += static_cast<std::uint64_t>(c.input_tokens);
+  uit->second[1] += static_cast<std::uint64_t>(c.output_tokens);
+  if (c.cost_micro_usd > 0) uit->second[2] += static_cast<std::uint64_t>(c.cost_micro_usd);
   s.total.observe(c.total_us);
   s.overhead.observe(c.overhead_us);
   if (c.ttfb_us >= 0) s.ttfb.observe(c.ttfb_us);
@@ -142,9 +159,12 @@ void ProxyMetrics::render(std::string& out) const {
   std::map<SeriesKey, std::uint64_t> requests;
   std::map<std::string, std::uint64_t> errors;
   std::map<std::string, std::array<std::uint64_t, 2>> tokens;
+  std::map<std::pair<std::string, std::string>, std::array<std::uint64_t, 3>> usage;
   LatencyHistogram total, overhead, ttfb;
   for (const auto& sp : shards_) {
     std::lock_guard lock(sp->mu);
+    for (const auto& [k, v] : sp->usage)
+      for (int i = 0; i < 3; ++i) usage[k][i] += v[i];
     for (const auto& [k, v] : sp->requests) requests[k] += v;
     for (const auto& [k, v] : sp->errors) errors[k] += v;
     for (const auto& [k, v] : sp->tokens) {
@@ -172,6 +192,21 @@ void ProxyMetrics::render(std::string& out) const {
            std::to_string(v[0]) + "\n";
     out += "sluice_tokens_total{provider=\"" + label_escape(k) + "\",direction=\"output\"} " +
            std::to_string(v[1]) + "\n";
+  }
+  header(out, "sluice_tenant_tokens_total", "counter", "Tokens by tenant, model and direction.");
+  for (const auto& [k, v] : usage) {
+    const std::string labels =
+        "tenant=\"" + label_escape(k.first) + "\",model=\"" + label_escape(k.second) + "\"";
+    out += "sluice_tenant_tokens_total{" + labels + ",direction=\"input\"} " +
+           std::to_string(v[0]) + "\n";
+    out += "sluice_tenant_tokens_total{" + labels + ",direction=\"output\"} " +
+           std::to_string(v[1]) + "\n";
+  }
+  header(out, "sluice_spend_microdollars_total", "counter",
+         "Spend priced by the budget filter, in micro-dollars, by tenant and model.");
+  for (const auto& [k, v] : usage) {
+    out += "sluice_spend_microdollars_total{tenant=\"" + label_escape(k.first) + "\",model=\"" +
+           label_escape(k.second) + "\"} " + std::to_string(v[2]) + "\n";
   }
   histogram(out, "sluice_request_duration_seconds", "Total call duration.", total);
   histogram(
@@ -221,18 +256,29 @@ void ProxyMetrics::render(std::string& out) const {
         ld(events_published));
   gauge(out, "sluice_alerts_published_total", "counter", "Alerts handed to the sinks.",
         ld(alerts_published));
-  out += "# HELP sluice_tunnels_total CONNECT requests by outcome.\n# TYPE sluice_tunnels_total counter\n";
+  out +=
+      "# HELP sluice_tunnels_total CONNECT requests by outcome.\n# TYPE sluice_tunnels_total "
+      "counter\n";
   out += "sluice_tunnels_total{result=\"ok\"} " + std::to_string(ld(tunnels_ok)) + "\n";
   out += "sluice_tunnels_total{result=\"refused\"} " + std::to_string(ld(tunnels_refused)) + "\n";
   out += "sluice_tunnels_total{result=\"failed\"} " + std::to_string(ld(tunnels_failed)) + "\n";
   gauge(out, "sluice_tunnels_active", "gauge", "Open CONNECT tunnels.", ld(tunnels_active));
-  gauge(out, "sluice_listener_tls_handshake_failures_total", "counter", "Failed TLS handshakes on the API listener (listener.tls_cert).", ld(tls_handshake_failures));
-  out += "# HELP sluice_intercepts_total CONNECTs to intercepted hosts by outcome of the TLS handshake.\n# TYPE sluice_intercepts_total counter\n";
+  gauge(out, "sluice_listener_tls_handshake_failures_total", "counter",
+        "Failed TLS handshakes on the API listener (listener.tls_cert).",
+        ld(tls_handshake_failures));
+  out +=
+      "# HELP sluice_intercepts_total CONNECTs to intercepted hosts by outcome of the TLS "
+      "handshake.\n# TYPE sluice_intercepts_total counter\n";
   out += "sluice_intercepts_total{result=\"ok\"} " + std::to_string(ld(intercepts_ok)) + "\n";
-  out += "sluice_intercepts_total{result=\"failed\"} " + std::to_string(ld(intercepts_failed)) + "\n";
-  out += "# HELP sluice_tunnel_bytes_total Bytes relayed through CONNECT tunnels.\n# TYPE sluice_tunnel_bytes_total counter\n";
-  out += "sluice_tunnel_bytes_total{direction=\"up\"} " + std::to_string(ld(tunnel_bytes_up)) + "\n";
-  out += "sluice_tunnel_bytes_total{direction=\"down\"} " + std::to_string(ld(tunnel_bytes_down)) + "\n";
+  out +=
+      "sluice_intercepts_total{result=\"failed\"} " + std::to_string(ld(intercepts_failed)) + "\n";
+  out +=
+      "# HELP sluice_tunnel_bytes_total Bytes relayed through CONNECT tunnels.\n# TYPE "
+      "sluice_tunnel_bytes_total counter\n";
+  out +=
+      "sluice_tunnel_bytes_total{direction=\"up\"} " + std::to_string(ld(tunnel_bytes_up)) + "\n";
+  out += "sluice_tunnel_bytes_total{direction=\"down\"} " + std::to_string(ld(tunnel_bytes_down)) +
+         "\n";
   gauge(out, "sluice_durable_waits_total", "counter",
         "Responses whose final bytes waited for their event to be durable (fsync: always).",
         ld(durable_waits));

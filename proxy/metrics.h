@@ -58,6 +58,8 @@ struct CallRecord {
   std::string error_class;
   std::int64_t total_us = 0, overhead_us = 0, ttfb_us = -1;
   std::int64_t input_tokens = 0, output_tokens = 0;
+  std::string tenant;
+  std::int64_t cost_micro_usd = -1;  // -1: not priced (no budget filter)
 };
 
 class ProxyMetrics {
@@ -93,8 +95,8 @@ class ProxyMetrics {
   std::atomic<std::int64_t> tunnels_active{0};
   std::atomic<std::uint64_t> tunnel_bytes_up{0};
   std::atomic<std::uint64_t> tunnel_bytes_down{0};
-  std::atomic<std::uint64_t> intercepts_ok{0};      // TLS terminated with a minted certificate
-  std::atomic<std::uint64_t> intercepts_failed{0};  // handshake failed, SNI mismatch, minting
+  std::atomic<std::uint64_t> intercepts_ok{0};           // TLS terminated with a minted certificate
+  std::atomic<std::uint64_t> intercepts_failed{0};       // handshake failed, SNI mismatch, minting
   std::atomic<std::uint64_t> tls_handshake_failures{0};  // the API listener's TLS (tls_cert)
   // fsync: always — responses whose final bytes waited for their event to be durable.
   std::atomic<std::uint64_t> durable_waits{0};
@@ -111,6 +113,8 @@ class ProxyMetrics {
     std::map<SeriesKey, std::uint64_t> requests;
     std::map<std::string, std::uint64_t> errors;                 // error_class
     std::map<std::string, std::array<std::uint64_t, 2>> tokens;  // provider -> in, out
+    // (tenant, model) -> input tokens, output tokens, spend in micro-dollars
+    std::map<std::pair<std::string, std::string>, std::array<std::uint64_t, 3>> usage;
     LatencyHistogram total, overhead, ttfb;
   };
   std::vector<std::unique_ptr<Shard>> shards_;
@@ -118,6 +122,7 @@ class ProxyMetrics {
   // sees a set, so the common path never takes this lock.
   std::mutex series_mu_;
   std::set<SeriesKey> series_;
+  std::set<std::pair<std::string, std::string>> usage_series_;  // guarded by series_mu_
   std::array<std::atomic<std::uint64_t>, static_cast<int>(ClientError::kCount)> client_errors_{};
 };
 

@@ -127,11 +127,11 @@ def build():
             stack=True, desc="Provider-reported usage, or Sluice's own count when the provider reports none.")
     L.panel("Tokens per second by tenant and model",
             [(rate("sluice_tenant_tokens_total", "tenant, model, direction"), "{{tenant}} {{model}} {{direction}}")],
-            "short", stack=True, desc="Needs sluice_tenant_tokens_total (budgets and limits, issue 5).")
+            "short", stack=True, desc="sluice_tenant_tokens_total: tokens per tenant and model.")
     L.panel("Spend per hour by tenant and model (USD)",
             [(f"sum by (tenant, model) (rate(sluice_spend_microdollars_total{{{SEL}}}[$__rate_interval])) * 3600 / 1e6",
               "{{tenant}} {{model}}")], "currencyUSD", stack=True,
-            desc="Needs sluice_spend_microdollars_total (budgets and limits, issue 5).")
+            desc="sluice_spend_microdollars_total: spend priced by the budget filter.")
     L.panel("Budget thresholds and rejections per second",
             [(rate("sluice_filter_events_total", "event", 'filter="budget",event=~"threshold_alerts|rejected|unknown_model_price"'),
               "{{event}}")], "ops", w=24, h=6,

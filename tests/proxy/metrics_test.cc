@@ -312,3 +312,30 @@ TEST(ClientErrorNames, AllNamed) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+TEST(ProxyMetrics, TokensAndSpendPerTenantAndModel) {
+  ProxyMetrics m(2);
+  CallRecord a;
+  a.provider = "openai";
+  a.model = "gpt-4o";
+  a.status = 200;
+  a.tenant = "acme";
+  a.input_tokens = 100;
+  a.output_tokens = 20;
+  a.cost_micro_usd = 450;
+  m.record_call(0, a);
+  a.cost_micro_usd = -1;  // not priced: no spend added
+  m.record_call(1, a);
+  std::string out;
+  m.render(out);
+  EXPECT_NE(out.find("sluice_tenant_tokens_total{tenant=\"acme\",model=\"gpt-4o\",direction=\"input\"} 200\n"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("sluice_tenant_tokens_total{tenant=\"acme\",model=\"gpt-4o\",direction=\"output\"} 40\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("sluice_spend_microdollars_total{tenant=\"acme\",model=\"gpt-4o\"} 450\n"),
+            std::string::npos);
+}
+}  // namespace
+}  // namespace sluice
