@@ -169,6 +169,12 @@ void SpoolWriter::run() {
   // Under fsync: always every record waits for the writer, so it must wake at once.
   const bool linger_enabled =
       config_.linger.count() > 0 && config_.spool.fsync != FsyncPolicy::kAlways;
+  const std::chrono::microseconds linger =
+      config_.spool.fsync == FsyncPolicy::kInterval
+          ? std::min(config_.linger, std::chrono::duration_cast<std::chrono::microseconds>(
+                                         config_.spool.fsync_interval) /
+                                         2)
+          : config_.linger;
   Clock::time_point deadline = Clock::time_point::max();
   for (;;) {
     bool nack_all = false;
@@ -184,7 +190,7 @@ void SpoolWriter::run() {
         if (stop_seen) wake = std::min(wake, deadline);
         // After a cycle that had records, expect more: poll after `linger` instead of asking
         // submitters to wake us. An idle writer sleeps until woken.
-        if (lingering) wake = std::min(wake, t + config_.linger);
+        if (lingering) wake = std::min(wake, t + linger);
         writer_sleeping_ = !lingering;
         cv_.wait_until(lock, wake, has_work);
         writer_sleeping_ = false;
