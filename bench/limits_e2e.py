@@ -16,9 +16,10 @@ Full load: closed-loop wrk (32 connections) against `local`. Then each configura
 open-loop h2load run at half that rate; Sluice's CPU time (utime+stime from /proc/PID/stat)
 over the run divided by the successful requests is its CPU per request.
 
-Usage: bench/limits_e2e.py [--build DIR] [--seconds S] [--out FILE]
+Usage: bench/limits_e2e.py [--build DIR] [--seconds S] [--out FILE] [--offered RPS]
   DIR defaults to .cache/build-release (needs sluice and sluice-mock, Release);
-  FILE defaults to bench/limits_results.json.
+  FILE defaults to bench/limits_results.json; RPS replaces "half of full load" (e.g. half of
+  the Redis configuration's own full load, which it can sustain).
 """
 import argparse
 import json
@@ -230,6 +231,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(REPO, ".cache", "build-release"))
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "limits_results.json"))
+    ap.add_argument("--offered", type=int, default=0,
+                    help="offered req/s for the comparison (default: half the local full load)")
     args = ap.parse_args()
     r = Run(args)
     results = {"date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -244,7 +247,7 @@ def main():
         for name in ("local", "redis"):
             full[name] = r.wrk_rps(inst[name][1], args.seconds)
         results["full_load_rps"] = full
-        half = int(full["local"] / 2)
+        half = args.offered or int(full["local"] / 2)
         results["half_load_rps"] = half
         runs = {}
         for name in ("none", "local", "redis"):

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -123,6 +124,12 @@ struct StreamContext {
   // Findings for the call's event: (filter name, JSON object text).
   std::vector<std::pair<std::string, std::string>> event_fields;
   std::vector<AlertEvent> alerts;  // identity, ids and time are filled in by the connection
+
+  // This call's chain by filter name, in order, and the position of the filter whose request
+  // phase runs now: a filter can tell which filters follow it (limits filters gathering their
+  // checks into one reservation). Empty for a filter run outside a chain (unit tests).
+  std::span<const std::string_view> chain;
+  std::size_t chain_position = 0;
 
   // Per-call state that cooperating filters share under a name they agree on (e.g. the rate
   // limit and budget filters gathering their limits into one reservation). Created on first use.

@@ -1,12 +1,14 @@
 #include "proxy/admin.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <openssl/crypto.h>
 
+#include "filters/limits_store/usage.h"
 #include "filters/registry.h"
 #include "proxy/reload.h"
 #include "proxy/worker.h"
@@ -110,6 +112,12 @@ asio::awaitable<void> serve_admin(asio::ip::tcp::socket socket, AdminContext ctx
                      ",\"calls_active\":" + std::to_string(ctx.metrics->calls_active.load()) +
                      ",\"sinks_ready\":" + (ctx.shared->sinks->ready() ? "true" : "false") +
                      ",\"sinks\":" + ctx.shared->sinks->status_json() + "}\n";
+      }
+    } else if (target == "/admin/usage") {
+      if (admin_allowed(req, token, res)) {
+        res.result(http::status::ok);
+        res.set(http::field::content_type, "application/json");
+        res.body() = co_await limits::limits_usage_json(co_await asio::this_coro::executor) + "\n";
       }
     } else {
       res.result(http::status::not_found);

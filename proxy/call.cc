@@ -407,10 +407,13 @@ asio::awaitable<bool> Call::run() {
   }
 
   // Request filters, in order.
-  for (const auto& spec : runtime_->chain(route_.route))
-    filters_.push_back(spec.factory->create(spec.config));
+  const FilterChain& chain = runtime_->chain(route_.route);
+  for (const auto& spec : chain.specs) filters_.push_back(spec.factory->create(spec.config));
+  ctx_.chain = chain.names;
   ctx_.body = std::move(req_.body());
-  for (auto& f : filters_) {
+  for (std::size_t i = 0; i < filters_.size(); ++i) {
+    auto& f = filters_[i];
+    ctx_.chain_position = i;
     FilterStatus st = f->on_request(ctx_);
     if (st == FilterStatus::kSuspend) {
       std::optional<FilterStatus> resumed;

@@ -7,8 +7,8 @@
 namespace sluice {
 
 namespace {
-std::vector<FilterSpec> build_chain(const Config& cfg, const std::vector<std::string>& names) {
-  std::vector<FilterSpec> chain;
+FilterChain build_chain(const Config& cfg, const std::vector<std::string>& names) {
+  FilterChain chain;
   for (const auto& name : names) {
     const FilterFactory* f = find_filter(name);
     auto it = cfg.filter_configs.find(name);
@@ -16,7 +16,8 @@ std::vector<FilterSpec> build_chain(const Config& cfg, const std::vector<std::st
     // silently would weaken policy, so fail loudly.
     if (f == nullptr || it == cfg.filter_configs.end())
       throw std::runtime_error("filter \"" + name + "\" has no parsed configuration");
-    chain.push_back({f, it->second});
+    chain.specs.push_back({f, it->second});
+    chain.names.push_back(f->name);
   }
   return chain;
 }
@@ -59,7 +60,7 @@ std::shared_ptr<const UpstreamTarget> Runtime::target(const UpstreamConfig& u) c
   return it == targets_.end() ? nullptr : it->second;
 }
 
-const std::vector<FilterSpec>& Runtime::chain(const RouteConfig* route) const {
+const FilterChain& Runtime::chain(const RouteConfig* route) const {
   if (route != nullptr) {
     auto it = route_chains_.find(route);
     if (it != route_chains_.end()) return it->second;

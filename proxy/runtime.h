@@ -23,6 +23,12 @@ struct FilterSpec {
   std::shared_ptr<const FilterConfig> config;
 };
 
+// A route's filters, in order, and their names (what StreamContext::chain shows the filters).
+struct FilterChain {
+  std::vector<FilterSpec> specs;
+  std::vector<std::string_view> names;  // the factories' names: static storage
+};
+
 class Runtime {
  public:
   // Throws std::runtime_error (e.g. an unreadable CA bundle) with a message naming the cause.
@@ -33,7 +39,7 @@ class Runtime {
   const KeyIndex& keys() const { return keys_; }
   std::shared_ptr<const UpstreamTarget> target(const UpstreamConfig& u) const;
   // The filter chain for `route` (its own list, else the global chain).
-  const std::vector<FilterSpec>& chain(const RouteConfig* route) const;
+  const FilterChain& chain(const RouteConfig* route) const;
   // TLS for the API listener (listener.tls_cert/tls_key), null for plain HTTP.
   boost::asio::ssl::context* listener_tls() const { return listener_tls_.get(); }
   // The interception CA (intercept.ca_cert/ca_key), null when not configured.
@@ -44,8 +50,8 @@ class Runtime {
   ConfigPtr config_;
   KeyIndex keys_;
   std::unordered_map<std::string, std::shared_ptr<const UpstreamTarget>> targets_;
-  std::vector<FilterSpec> default_chain_;
-  std::unordered_map<const RouteConfig*, std::vector<FilterSpec>> route_chains_;
+  FilterChain default_chain_;
+  std::unordered_map<const RouteConfig*, FilterChain> route_chains_;
   std::unique_ptr<intercept::CertAuthority> ca_;
   std::unique_ptr<boost::asio::ssl::context> listener_tls_;
 };

@@ -150,6 +150,7 @@ void BudgetFilter::settled(StreamContext& ctx, const limits::Hold& hold,
     reserved_tokens = hold.checks[i].cost;
     settled_tokens = i < actual.size() ? actual[i] : 0;
   }
+  ctx.cost_micro_usd = actual_cost_;  // the event's top-level cost_micro_usd
   ctx.add_event_field(
       "budget", "{\"reservation_id\":\"" + hold.id_text + "\",\"store\":\"" +
                     limits::to_string(hold.where) + "\",\"reserved_micro_usd\":" +

@@ -7,8 +7,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+
+#include "filters/limits_store/usage.h"
 
 namespace sluice::limits {
 
@@ -27,8 +30,16 @@ const char* to_string(Hold::Where w) {
 
 Limiter::Limiter(const StoreConfig& cfg) : cfg_(cfg) {
   local_ = &local_store_for(cfg.backend == StoreConfig::Backend::kLocal ? cfg.state_file : "");
-  if (cfg.backend == StoreConfig::Backend::kRedis)
+  if (cfg.backend == StoreConfig::Backend::kRedis) {
     redis_ = std::make_unique<RedisStore>(cfg.redis, cfg.key_prefix, cfg.reservation_ttl);
+    const redis::Endpoint& ep = cfg.redis;
+    // The password is part of the identity (it selects the connection), never printed.
+    store_key_ = "redis\n" + ep.name() + "\n" + ep.username + "\n" + ep.password + "\n" +
+                 cfg.key_prefix + "\n" + std::to_string(cfg.reservation_ttl.count()) + "\n" +
+                 std::to_string(ep.command_timeout.count());
+  } else {
+    store_key_ = "local\n" + cfg.state_file;
+  }
 }
 
 std::uint64_t new_reservation_id() {
@@ -42,11 +53,32 @@ std::uint64_t new_reservation_id() {
   return v;
 }
 
-struct Lease {
-  explicit Lease(const asio::any_io_executor& ex) : timer(ex) {}
-  asio::steady_timer timer;
-  bool done = false;
+// The checks of one store, for one call: the concatenated checks of the filters (members)
+// using that store, reserved in one operation and settled in one.
+struct PlanGroup {
+  std::shared_ptr<const Limiter> limiter;
+  std::vector<LimitsFilter*> members;  // chain order; valid during the request phase
+  std::vector<FilterStats*> stats;     // the members' counters, for coroutines that outlive them
+  std::vector<LimitCheck> checks;
+  Admission admission;
+  Hold::Where where = Hold::Where::kNone;
+  bool failed_closed = false;          // the store failed and a check of it fails closed
+  std::vector<std::int64_t> actual;    // filled by the members' on_complete
+  std::size_t reported = 0;
+  std::size_t renew_slot = kNoSlot;    // its entry in this thread's Renewals, while renewed
+  static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
 };
+
+struct LimitsPlan {
+  std::uint64_t id = 0;
+  std::string id_text;
+  std::vector<LimitsFilter*> pending;  // members whose checks await the executing filter
+  std::vector<PlanGroup> groups;
+  std::vector<std::size_t> executing;  // groups of the execution in progress
+  asio::any_io_executor executor;      // the call's worker, for settlement and renewal
+  bool completed = false;              // on_complete has begun: stop renewing
+};
+
 
 namespace {
 
@@ -56,27 +88,104 @@ std::string hex64(std::uint64_t v) {
   return b;
 }
 
-// Keeps a Redis hold's quota reservations alive while the call runs.
-asio::awaitable<void> renew_loop(std::shared_ptr<Lease> lease, std::shared_ptr<const Limiter> limiter,
-                                 std::vector<LimitCheck> checks, Admission admission,
-                                 std::string id, FilterStats* stats) {
-  auto ex = co_await asio::this_coro::executor;
-  auto period = limiter->config().reservation_ttl / 3;
-  for (;;) {
-    lease->timer.expires_after(period);
-    co_await lease->timer.async_wait(kTuple);
-    if (lease->done) co_return;
-    std::string error;
-    auto held = co_await limiter->redis()->renew(ex, checks, admission, id, error);
-    if (lease->done) co_return;
-    stats->inc(held ? kRenewed : kRenewErrors);
+void inc_all(const std::vector<FilterStats*>& stats, std::size_t stat) {
+  for (FilterStats* s : stats) s->inc(stat);
+}
+
+// Keeps the Redis quota reservations of the calls in flight alive: one coroutine per worker
+// thread renews each registered group every reservation_ttl/3 (a group registers at admission
+// and leaves at completion, in O(1) and without allocating), rather than a timer and a
+// coroutine per call.
+struct Renewals {
+  struct Entry {
+    LimitsPlan* plan;
+    std::size_t group;
+    std::int64_t due_ms;
+  };
+  std::vector<Entry> entries;
+  asio::steady_timer* timer = nullptr;  // the renewer's, while it runs
+  std::int64_t wake_ms = 0;
+};
+thread_local Renewals t_renewals;
+
+std::int64_t renew_period_ms(const PlanGroup& g) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(g.limiter->config().reservation_ttl)
+             .count() / 3;
+}
+
+asio::awaitable<void> renewer() {
+  Renewals& R = t_renewals;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  struct Running {
+    Renewals& r;
+    ~Running() { r.timer = nullptr; }
+  } running{R};
+  R.timer = &timer;
+  struct Work {
+    std::shared_ptr<const Limiter> limiter;
+    std::vector<LimitCheck> checks;
+    Admission admission;
+    std::string id;
+    std::vector<FilterStats*> stats;
+  };
+  while (!R.entries.empty()) {
+    std::int64_t now = LocalStore::now_ms();
+    std::int64_t next = now + 1000;
+    for (const auto& e : R.entries) next = std::min(next, e.due_ms);
+    R.wake_ms = std::max(next, now + 50);
+    timer.expires_after(std::chrono::milliseconds(R.wake_ms - now));
+    co_await timer.async_wait(kTuple);
+    now = LocalStore::now_ms();
+    std::vector<Work> due;  // copies: a call may end while its renewal is in flight
+    for (auto& e : R.entries) {
+      if (e.due_ms > now) continue;
+      const PlanGroup& g = e.plan->groups[e.group];
+      due.push_back(Work{g.limiter, g.checks, g.admission, e.plan->id_text, g.stats});
+      e.due_ms = now + renew_period_ms(g);
+    }
+    auto ex = co_await asio::this_coro::executor;
+    for (auto& w : due) {
+      std::string error;
+      auto held = co_await w.limiter->redis()->renew(ex, w.checks, w.admission, w.id, error);
+      inc_all(w.stats, held ? kRenewed : kRenewErrors);
+    }
   }
+}
+
+void start_renewing(LimitsPlan& plan, std::size_t gi) {
+  Renewals& R = t_renewals;
+  PlanGroup& g = plan.groups[gi];
+  std::int64_t due = LocalStore::now_ms() + renew_period_ms(g);
+  g.renew_slot = R.entries.size();
+  R.entries.push_back(Renewals::Entry{&plan, gi, due});
+  if (R.timer == nullptr) {
+    asio::co_spawn(plan.executor, renewer(), asio::detached);
+  } else if (due < R.wake_ms) {
+    R.timer->cancel();  // an earlier deadline (a shorter reservation_ttl): recompute
+  }
+}
+
+void stop_renewing(PlanGroup& g) {
+  if (g.renew_slot == PlanGroup::kNoSlot) return;
+  Renewals& R = t_renewals;
+  std::size_t slot = g.renew_slot;
+  g.renew_slot = PlanGroup::kNoSlot;
+  if (slot >= R.entries.size()) return;
+  if (slot + 1 != R.entries.size()) {
+    R.entries[slot] = R.entries.back();
+    const auto& moved = R.entries[slot];
+    moved.plan->groups[moved.group].renew_slot = slot;
+  }
+  R.entries.pop_back();
+  if (R.entries.empty() && R.timer != nullptr) R.timer->cancel();  // let the renewer end
 }
 
 // Settles on Redis after the call is gone; retried a few times (the script is idempotent
 // per reservation), after which the reservation simply expires.
-asio::awaitable<void> settle_remote(std::shared_ptr<const Limiter> limiter, Hold hold,
-                                    std::vector<std::int64_t> actual, FilterStats* stats) {
+asio::awaitable<void> settle_remote(std::shared_ptr<const Limiter> limiter,
+                                    std::vector<LimitCheck> checks, Admission admission,
+                                    std::string id, std::vector<std::int64_t> actual,
+                                    std::vector<FilterStats*> stats) {
   auto ex = co_await asio::this_coro::executor;
   for (int attempt = 0; attempt < 4; ++attempt) {
     if (attempt > 0) {
@@ -85,83 +194,230 @@ asio::awaitable<void> settle_remote(std::shared_ptr<const Limiter> limiter, Hold
       co_await wait.async_wait(kTuple);
     }
     std::string error;
-    if (co_await limiter->redis()->settle(ex, hold.checks, hold.admission, hold.id_text, actual,
-                                          error)) {
-      stats->inc(kSettled);
+    if (co_await limiter->redis()->settle(ex, checks, admission, id, actual, error)) {
+      inc_all(stats, kSettled);
       co_return;
     }
   }
-  stats->inc(kSettleErrors);
+  inc_all(stats, kSettleErrors);
+}
+
+// Settles a group with what its members reported (or, for a group released because another
+// store refused the call, with nothing used).
+void settle_group(LimitsPlan& plan, PlanGroup& g) {
+  std::int64_t now = LocalStore::now_ms();
+  switch (g.where) {
+    case Hold::Where::kLocal:
+      g.limiter->local().settle(g.checks, g.admission, plan.id, g.actual, now);
+      inc_all(g.stats, kSettled);
+      break;
+    case Hold::Where::kFallback:
+      fallback_store().settle(g.checks, g.admission, plan.id, g.actual, now);
+      inc_all(g.stats, kSettled);
+      break;
+    case Hold::Where::kRedis: {
+      // Rates whose use equals their reservation (requests per minute) have nothing to
+      // settle: no round trip.
+      bool changes = false;
+      for (std::size_t i = 0; i < g.checks.size(); ++i) {
+        const auto& c = g.checks[i];
+        changes = changes || c.kind == LimitKind::kQuota || g.actual[i] != c.cost;
+      }
+      if (changes && plan.executor) {
+        asio::co_spawn(plan.executor,
+                       settle_remote(g.limiter, g.checks, g.admission, plan.id_text, g.actual, g.stats),
+                       asio::detached);
+      } else {
+        inc_all(g.stats, kSettled);
+      }
+      break;
+    }
+    case Hold::Where::kNone:
+      break;
+  }
+  g.where = Hold::Where::kNone;
+}
+
+void stop_leases(LimitsPlan& plan) {
+  plan.completed = true;
+  for (auto& g : plan.groups) stop_renewing(g);
 }
 
 }  // namespace
 
 LimitsFilter::~LimitsFilter() {
-  if (lease_) {
-    lease_->done = true;
-    lease_->timer.cancel();
-  }
+  if (plan_) stop_leases(*plan_);
+}
+
+bool LimitsFilter::followed_by_limits_filter(const StreamContext& ctx) {
+  for (std::size_t i = ctx.chain_position + 1; i < ctx.chain.size(); ++i)
+    if (std::find(std::begin(kLimitsFilterNames), std::end(kLimitsFilterNames), ctx.chain[i]) !=
+        std::end(kLimitsFilterNames))
+      return true;
+  return false;
 }
 
 FilterStatus LimitsFilter::on_request(StreamContext& ctx) {
   stats_->inc(kChecked);
   hold_ = Hold{};
+  plan_ = ctx.shared<LimitsPlan>(kPlanName);
+  if (plan_->id == 0) {
+    plan_->id = new_reservation_id();
+    plan_->id_text = hex64(plan_->id);
+  }
+  hold_.id = plan_->id;
+  hold_.id_text = plan_->id_text;
   build_checks(ctx, hold_.checks);
+  if (!hold_.checks.empty()) note_seen(name_, limiter_, hold_.checks);  // for /admin/usage
   if (hold_.checks.empty()) {
     stats_->inc(kAdmitted);
-    return FilterStatus::kContinue;
+  } else {
+    plan_->pending.push_back(this);
   }
-  hold_.id = new_reservation_id();
-  hold_.id_text = hex64(hold_.id);
-  if (limiter_->remote()) return FilterStatus::kSuspend;
-  hold_.admission = limiter_->local().reserve(hold_.checks, hold_.id, LocalStore::now_ms());
-  hold_.where = Hold::Where::kLocal;
-  return decide(ctx);
+  if (followed_by_limits_filter(ctx) || plan_->pending.empty()) return FilterStatus::kContinue;
+  bool remote = false;
+  start_plan(ctx, remote);
+  if (remote) return FilterStatus::kSuspend;
+  for (std::size_t gi : plan_->executing) {
+    PlanGroup& g = plan_->groups[gi];
+    g.admission = g.limiter->local().reserve(g.checks, plan_->id, LocalStore::now_ms());
+    g.where = Hold::Where::kLocal;
+    if (!g.admission.admitted) break;
+  }
+  return conclude_plan(ctx);
 }
 
-FilterStatus LimitsFilter::decide(StreamContext& ctx) {
-  if (hold_.admission.admitted) {
-    stats_->inc(kAdmitted);
-    admitted(ctx, hold_);
-    return FilterStatus::kContinue;
+// Groups the pending members' checks by store; `remote` when a group is on Redis.
+void LimitsFilter::start_plan(StreamContext& ctx, bool& remote) {
+  LimitsPlan& plan = *plan_;
+  plan.executing.clear();
+  for (LimitsFilter* m : plan.pending) {
+    std::size_t gi = plan.groups.size();
+    for (std::size_t e : plan.executing)
+      if (plan.groups[e].limiter->store_key() == m->limiter_->store_key()) gi = e;
+    if (gi == plan.groups.size()) {
+      plan.groups.emplace_back();
+      plan.groups.back().limiter = m->limiter_;
+      plan.executing.push_back(gi);
+      remote = remote || m->limiter_->remote();
+    }
+    PlanGroup& g = plan.groups[gi];
+    m->hold_.group = gi;
+    m->hold_.offset = g.checks.size();
+    g.members.push_back(m);
+    g.stats.push_back(m->stats_);
+    g.checks.insert(g.checks.end(), m->hold_.checks.begin(), m->hold_.checks.end());
   }
-  stats_->inc(kRejected);
-  reject(ctx, hold_);
-  hold_.where = Hold::Where::kNone;  // nothing was reserved
-  return FilterStatus::kRespond;
 }
 
 asio::awaitable<FilterStatus> LimitsFilter::resume_request(StreamContext& ctx) {
-  executor_ = co_await asio::this_coro::executor;
-  std::string error;
-  auto adm = co_await limiter_->redis()->reserve(executor_, hold_.checks, hold_.id_text, error);
-  if (adm) {
-    hold_.admission = std::move(*adm);
-    hold_.where = Hold::Where::kRedis;
-    FilterStatus st = decide(ctx);
-    bool quota = false;
-    for (const auto& c : hold_.checks) quota = quota || (c.kind == LimitKind::kQuota && c.cost > 0);
-    if (st == FilterStatus::kContinue && quota) {
-      lease_ = std::make_shared<Lease>(executor_);
-      asio::co_spawn(executor_,
-                     renew_loop(lease_, limiter_, hold_.checks, hold_.admission, hold_.id_text, stats_),
-                     asio::detached);
+  LimitsPlan& plan = *plan_;
+  plan.executor = co_await asio::this_coro::executor;
+  for (std::size_t gi : plan.executing) {
+    PlanGroup& g = plan.groups[gi];
+    if (!g.limiter->remote()) {
+      g.admission = g.limiter->local().reserve(g.checks, plan.id, LocalStore::now_ms());
+      g.where = Hold::Where::kLocal;
+      if (!g.admission.admitted) break;
+      continue;
     }
-    co_return st;
+    std::string error;
+    auto adm = co_await g.limiter->redis()->reserve(plan.executor, g.checks, plan.id_text, error);
+    if (adm) {
+      g.admission = std::move(*adm);
+      g.where = Hold::Where::kRedis;
+      if (!g.admission.admitted) break;
+      continue;
+    }
+    inc_all(g.stats, kStoreErrors);
+    bool closed = false;
+    for (const auto& c : g.checks) closed = closed || c.policy == StorePolicy::kFailClosed;
+    for (LimitsFilter* m : g.members) m->hold_.store_error = error;
+    if (closed) {
+      inc_all(g.stats, kFailedClosed);
+      g.failed_closed = true;
+      break;
+    }
+    inc_all(g.stats, kFailedOpen);
+    g.admission = fallback_store().reserve(g.checks, plan.id, LocalStore::now_ms());
+    g.where = Hold::Where::kFallback;
+    if (!g.admission.admitted) break;
   }
-  stats_->inc(kStoreErrors);
-  hold_.store_error = error;
-  bool closed = false;
-  for (const auto& c : hold_.checks) closed = closed || c.policy == StorePolicy::kFailClosed;
-  if (closed) {
-    stats_->inc(kFailedClosed);
-    refuse_unavailable(ctx);
-    co_return FilterStatus::kRespond;
+  co_return conclude_plan(ctx);
+}
+
+// Each member's verdict from its own checks; the call is admitted when every group was.
+FilterStatus LimitsFilter::conclude_plan(StreamContext& ctx) {
+  LimitsPlan& plan = *plan_;
+  std::vector<LimitsFilter*> members = std::move(plan.pending);
+  plan.pending.clear();
+  LimitsFilter* refuser = nullptr;
+  bool unavailable = false;
+  for (LimitsFilter* m : members) {
+    PlanGroup& g = plan.groups[m->hold_.group];
+    Hold& h = m->hold_;
+    h.where = g.where;
+    h.admission = Admission{};
+    h.admission.now_ms = g.admission.now_ms;
+    h.admission.admitted = g.where != Hold::Where::kNone && !g.failed_closed;
+    h.admission.results.resize(h.checks.size());
+    for (std::size_t i = 0; i < h.checks.size(); ++i) {
+      std::size_t j = h.offset + i;
+      if (j < g.admission.results.size()) h.admission.results[i] = g.admission.results[j];
+      h.admission.admitted = h.admission.admitted && h.admission.results[i].ok;
+    }
+    if (refuser == nullptr && g.failed_closed) {
+      bool closed = false;
+      for (const auto& c : h.checks) closed = closed || c.policy == StorePolicy::kFailClosed;
+      if (closed) {
+        refuser = m;
+        unavailable = true;
+      }
+    } else if (refuser == nullptr && g.where != Hold::Where::kNone && !h.admission.admitted) {
+      refuser = m;
+    }
   }
-  stats_->inc(kFailedOpen);
-  hold_.admission = fallback_store().reserve(hold_.checks, hold_.id, LocalStore::now_ms());
-  hold_.where = Hold::Where::kFallback;
-  co_return decide(ctx);
+  bool all = true;
+  for (std::size_t gi : plan.executing) {
+    const PlanGroup& g = plan.groups[gi];
+    all = all && g.where != Hold::Where::kNone && !g.failed_closed && g.admission.admitted;
+  }
+  if (all) {
+    for (LimitsFilter* m : members) {
+      m->stats_->inc(kAdmitted);
+      m->admitted(ctx, m->hold_);
+    }
+    for (std::size_t gi : plan.executing) {
+      PlanGroup& g = plan.groups[gi];
+      g.actual.assign(g.checks.size(), 0);
+      bool quota = false;
+      for (const auto& c : g.checks) quota = quota || (c.kind == LimitKind::kQuota && c.cost > 0);
+      if (g.where == Hold::Where::kRedis && quota && plan.executor && !plan.completed)
+        start_renewing(plan, gi);
+    }
+    plan.executing.clear();
+    return FilterStatus::kContinue;
+  }
+  // Refused: release what other stores reserved (nothing used), then answer as the first
+  // refusing filter in chain order.
+  for (std::size_t gi : plan.executing) {
+    PlanGroup& g = plan.groups[gi];
+    if (g.where != Hold::Where::kNone && g.admission.admitted) {
+      g.actual.assign(g.checks.size(), 0);
+      settle_group(plan, g);
+    }
+    g.where = Hold::Where::kNone;
+  }
+  plan.executing.clear();
+  for (LimitsFilter* m : members) m->hold_.where = Hold::Where::kNone;
+  if (refuser == nullptr) refuser = members.front();  // cannot happen: a group refused
+  if (unavailable) {
+    refuser->refuse_unavailable(ctx);
+  } else {
+    refuser->stats_->inc(kRejected);
+    refuser->reject(ctx, refuser->hold_);
+  }
+  return FilterStatus::kRespond;
 }
 
 void LimitsFilter::refuse_unavailable(StreamContext& ctx) {
@@ -179,44 +435,16 @@ void LimitsFilter::refuse_unavailable(StreamContext& ctx) {
 }
 
 void LimitsFilter::on_complete(StreamContext& ctx, const StreamInfo& info) {
-  if (lease_) {
-    lease_->done = true;
-    lease_->timer.cancel();
-    lease_.reset();
-  }
+  if (plan_) stop_leases(*plan_);
   if (hold_.where == Hold::Where::kNone) return;
   std::vector<std::int64_t> actual;
   actual_use(ctx, info, hold_, actual);
-  std::int64_t now = LocalStore::now_ms();
-  switch (hold_.where) {
-    case Hold::Where::kLocal:
-      limiter_->local().settle(hold_.checks, hold_.admission, hold_.id, actual, now);
-      stats_->inc(kSettled);
-      break;
-    case Hold::Where::kFallback:
-      fallback_store().settle(hold_.checks, hold_.admission, hold_.id, actual, now);
-      stats_->inc(kSettled);
-      break;
-    case Hold::Where::kRedis: {
-      // A hold of rates whose use equals their reservation (requests per minute) has nothing
-      // to settle: no round trip.
-      bool changes = false;
-      for (std::size_t i = 0; i < hold_.checks.size(); ++i) {
-        const auto& c = hold_.checks[i];
-        changes = changes || c.kind == LimitKind::kQuota || (i < actual.size() && actual[i] != c.cost);
-      }
-      if (changes) {
-        asio::co_spawn(executor_, settle_remote(limiter_, hold_, actual, stats_), asio::detached);
-      } else {
-        stats_->inc(kSettled);
-      }
-      break;
-    }
-    case Hold::Where::kNone:
-      break;
-  }
+  PlanGroup& g = plan_->groups[hold_.group];
+  for (std::size_t i = 0; i < hold_.checks.size(); ++i)
+    g.actual[hold_.offset + i] = i < actual.size() ? actual[i] : hold_.checks[i].cost;
   settled(ctx, hold_, actual);
   hold_.where = Hold::Where::kNone;
+  if (++g.reported == g.members.size()) settle_group(*plan_, g);
 }
 
 std::string openai_duration(std::int64_t ms) {

@@ -1,17 +1,35 @@
-// The request/settlement cycle shared by the budget and ratelimit filters:
+// The request/settlement cycle shared by the budget and ratelimit filters.
 //
-//   on_request      build the call's checks (every matching rule, every limit it sets);
-//                   local store: reserve now (atomic over all checks), admit or reject;
-//                   Redis store: kSuspend, and resume_request() does one EVALSHA round trip.
-//   on_complete     compute what the call really used per check and settle: locally at once,
-//                   on Redis by a coroutine spawned on the call's worker (the call object is
-//                   gone by then, so it owns copies of what it needs).
-//   long calls      a quota reservation on Redis is renewed every reservation_ttl/3 until the
-//                   call completes, so it never expires under a live stream, and does expire
-//                   (releasing the budget) when the replica that made it dies.
+// One plan per call. Every limits filter of a call adds its checks (every matching rule,
+// every limit it sets) to the call's LimitsPlan (StreamContext::shared, kPlanName); the last
+// limits filter of the chain reserves all of them at once and the last settlement settles
+// all of them at once:
 //
-// When Redis fails (unreachable, timeout, error reply): if any check of the call is
-// fail-closed the call is refused with 503 (provider shape); otherwise every check is
+//   on_request      build this filter's checks and add them to the plan. A filter followed
+//                   by another limits filter stops there (kContinue). The last one executes
+//                   the plan: local store: reserve now, atomic over every check of the call;
+//                   Redis: kSuspend, and resume_request() makes one EVALSHA round trip for
+//                   the whole chain. Then each filter's own verdict follows from its own
+//                   checks: headers and alerts of admitted filters; on refusal, the reply and
+//                   alert of the first filter (in chain order) one of whose checks failed.
+//   on_complete     each filter computes what the call used per check (its event field is
+//                   written then); when the last filter of a plan has reported, the plan is
+//                   settled: locally at once, on Redis by one script call from a coroutine
+//                   spawned on the call's worker (owning copies of what it needs).
+//   long calls      a plan's quota reservations on Redis are renewed every
+//                   reservation_ttl/3 until the call completes, so they never expire under a
+//                   live stream, and do expire (releasing the budget) when the replica that
+//                   made them dies.
+//
+// Checks whose filters use different stores (another Redis, another state file, another key
+// prefix) are reserved in one operation per store, still all or none: a store that refuses
+// releases what the others reserved.
+//
+// "Followed by another limits filter": a later entry of StreamContext::chain names one of
+// kLimitsFilterNames. A filter run outside a chain (unit tests) executes the plan itself.
+//
+// When Redis fails (unreachable, timeout, error reply): if any check of that store is
+// fail-closed the call is refused with 503 (provider shape); otherwise those checks are
 // reserved on this replica's fallback buckets (fallback_store()) and settled there.
 #pragma once
 
@@ -20,6 +38,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "filters/filter.h"
@@ -57,11 +76,14 @@ class Limiter {
   LocalStore& local() const { return *local_; }
   const RedisStore* redis() const { return redis_.get(); }
   const StoreConfig& config() const { return cfg_; }
+  // Limiters with the same store_key() can reserve in one operation.
+  const std::string& store_key() const { return store_key_; }
 
  private:
   StoreConfig cfg_;
   LocalStore* local_ = nullptr;
   std::unique_ptr<RedisStore> redis_;
+  std::string store_key_;
 };
 
 // What a call holds between admission and settlement.
@@ -72,10 +94,15 @@ struct Hold {
   std::string id_text;          // hex, for Redis
   enum class Where { kNone, kLocal, kRedis, kFallback } where = Where::kNone;
   std::string store_error;      // why the store failed, when it did
+  std::size_t group = 0;        // its checks are plan group `group`'s, from `offset` on
+  std::size_t offset = 0;
 };
 const char* to_string(Hold::Where w);
 
-struct Lease;  // renewal of a Redis hold; defined in limits_filter.cc
+struct LimitsPlan;  // a call's limits, shared by its limits filters; limits_filter.cc
+
+// The filters built on LimitsFilter, by their names in filters.chain.
+inline constexpr std::string_view kLimitsFilterNames[] = {"budget", "ratelimit"};
 
 class LimitsFilter : public Filter {
  public:
@@ -103,16 +130,19 @@ class LimitsFilter : public Filter {
   FilterStats* stats() const { return stats_; }
 
  private:
-  FilterStatus decide(StreamContext& ctx);
+  static bool followed_by_limits_filter(const StreamContext& ctx);
+  void start_plan(StreamContext& ctx, bool& remote);
+  FilterStatus conclude_plan(StreamContext& ctx);
   void refuse_unavailable(StreamContext& ctx);
 
   std::shared_ptr<const Limiter> limiter_;
   FilterStats* stats_;
   const char* name_;
   Hold hold_;
-  boost::asio::any_io_executor executor_;
-  std::shared_ptr<Lease> lease_;
+  std::shared_ptr<LimitsPlan> plan_;
 };
+
+inline constexpr std::string_view kPlanName = "limits.plan";
 
 // A fresh random 64-bit reservation id (never 0).
 std::uint64_t new_reservation_id();

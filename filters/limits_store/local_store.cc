@@ -164,6 +164,16 @@ std::int64_t LocalStore::committed(const std::string& key, std::int64_t window_s
   return it == sh.map.end() ? 0 : it->second.used + it->second.reserved;
 }
 
+std::pair<std::int64_t, std::int64_t> LocalStore::quota_state(const std::string& key,
+                                                              std::int64_t window_start) const {
+  std::string k = window_start == 0 ? key : key + "@" + std::to_string(window_start);
+  const Shard& sh = shards_[shard_of(k)];
+  std::lock_guard lk(sh.mu);
+  auto it = sh.map.find(k);
+  if (it == sh.map.end()) return {0, 0};
+  return {it->second.used, it->second.reserved};
+}
+
 std::int64_t LocalStore::rate_level(const std::string& key, std::int64_t limit,
                                     std::int64_t now) const {
   const Shard& sh = shards_[shard_of(key)];

@@ -47,6 +47,9 @@ class LocalStore {
 
   // Current committed amount (used + open reservations) of a quota counter; 0 if none.
   std::int64_t committed(const std::string& key, std::int64_t window_start_ms) const;
+  // A quota counter's settled and reserved amounts (0, 0 if none).
+  std::pair<std::int64_t, std::int64_t> quota_state(const std::string& key,
+                                                    std::int64_t window_start_ms) const;
   // Current bucket level (in units) of a rate counter.
   std::int64_t rate_level(const std::string& key, std::int64_t limit, std::int64_t now_ms) const;
 

@@ -5,13 +5,14 @@
 // reserve  ARGV: reservation_id, ttl_ms, n, then per check 7 fields:
 //                kind ("r" rate | "q" quota), key, limit, cost, window_start, window_end,
 //                next_window_end
-//          reply: {admitted, now_ms, then per check: ok, remaining, retry_after_ms, reset_ms,
-//                  committed_before, window_start}
+//          reply: one string of space-separated integers: admitted, now_ms, then per check:
+//                 ok, remaining, retry_after_ms, reset_ms, committed_before, window_start
 // settle   ARGV: reservation_id, marker key, n, then per check 5 fields:
 //                kind, resolved key (quota: key@window_start), limit, value, ttl_hint_ms
 //                (rate: actual − reserved; quota: actual amount)
-//          reply: now_ms, or -1 when this reservation was already settled (the marker key,
-//          kept an hour, makes a retried settlement harmless)
+//          reply: now_ms, or -1 when this reservation was already settled (the marker key
+//          makes a retried settlement harmless; retries end within seconds, so it is kept two
+//          minutes: one key per call for two minutes bounds its memory at 120 × calls/s)
 // renew    ARGV: reservation_id, ttl_ms, n, then n resolved quota keys
 //          reply: number of reservations still held
 //

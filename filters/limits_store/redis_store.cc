@@ -1,5 +1,7 @@
 #include "filters/limits_store/redis_store.h"
 
+#include <charconv>
+
 #include "filters/limits_store/local_store.h"
 #include "filters/limits_store/redis_scripts.h"
 
@@ -103,24 +105,30 @@ std::vector<std::string> RedisStore::settle_args(const std::vector<LimitCheck>& 
 }
 
 bool RedisStore::parse_admission(const redis::RespValue& v, std::size_t n, Admission& out) {
-  using T = redis::RespValue::Type;
-  if (v.type != T::kArray || v.elements.size() != 2 + 6 * n) return false;
-  for (const auto& e : v.elements)
-    if (e.type != T::kInteger) return false;
-  out.admitted = v.elements[0].integer == 1;
-  out.now_ms = v.elements[1].integer;
+  if (v.type != redis::RespValue::Type::kString) return false;
+  const char* p = v.str.data();
+  const char* end = p + v.str.size();
+  auto next = [&](std::int64_t& x) {
+    while (p < end && *p == ' ') ++p;
+    auto [q, ec] = std::from_chars(p, end, x);
+    if (ec != std::errc() || q == p) return false;
+    p = q;
+    return true;
+  };
+  std::int64_t admitted = 0;
+  if (!next(admitted) || !next(out.now_ms)) return false;
+  out.admitted = admitted == 1;
   out.results.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const auto* e = &v.elements[2 + 6 * i];
     CheckResult& r = out.results[i];
-    r.ok = e[0].integer == 1;
-    r.remaining = e[1].integer;
-    r.retry_after_ms = e[2].integer;
-    r.reset_ms = e[3].integer;
-    r.committed_before = e[4].integer;
-    r.window_start_ms = e[5].integer;
+    std::int64_t ok = 0;
+    if (!next(ok) || !next(r.remaining) || !next(r.retry_after_ms) || !next(r.reset_ms) ||
+        !next(r.committed_before) || !next(r.window_start_ms))
+      return false;
+    r.ok = ok == 1;
   }
-  return true;
+  while (p < end && *p == ' ') ++p;
+  return p == end;
 }
 
 asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_executor ex,

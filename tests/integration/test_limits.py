@@ -249,6 +249,8 @@ def test_settled_spend_is_exact_for_each_shape(sluice_factory, mock, redis, back
     a = expected_anthropic_cost(300, 2000, 500, 41)
     costs = [e["filters"]["budget"]["cost_micro_usd"] for e in evs]
     assert costs == [o, o, o, a, a], costs
+    # The event's own top-level cost is the budget filter's settled cost.
+    assert [e["cost_micro_usd"] for e in evs] == [o, o, o, a, a], evs
     for e in evs:
         assert e["filters"]["budget"]["store"] == backend
     if backend == "redis":
@@ -406,14 +408,17 @@ def test_redis_outage_follows_each_limits_policy(sluice_factory, mock, workdir):
         r.start()
         deadline = time.monotonic() + 10
         recovered = False
+        attempts = 0
         while time.monotonic() < deadline and not recovered:
+            attempts += 1
             try:
                 oc.chat.completions.create(model="gpt-4o", messages=msg)
                 recovered = True
             except openai.InternalServerError:
                 time.sleep(0.2)
         assert recovered
-        ok = [e for e in closed.wait_calls(8) if e["status"] == 200]
+        # One call before the outage, five refused during it, then the attempts to recover.
+        ok = [e for e in closed.wait_calls(6 + attempts) if e["status"] == 200]
         assert len(ok) == 2 and all(e["filters"]["budget"]["store"] == "redis" for e in ok)
     finally:
         r.kill()
@@ -475,3 +480,128 @@ def test_long_stream_keeps_its_reservation_past_the_ttl(sluice_factory, mock, re
     r = httpx.post(f"{sl.url}/openai/v1/chat/completions", json=chat_body(model="gpt-4o"),
                    headers={"authorization": "Bearer sk-long"})
     assert r.status_code == 200
+
+
+def script_calls(redis):
+    stats = redis.cli("INFO", "commandstats")
+    n = 0
+    for line in stats.splitlines():
+        if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")):
+            n += int(line.split("calls=")[1].split(",")[0])
+    return n
+
+
+USAGE_TOKEN = "usage-admin-token"
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+def test_one_script_call_per_admission_and_settlement_and_admin_usage(sluice_factory, mock, redis,
+                                                                      backend):
+    prefix = f"usage-{backend}:"
+    st = store(redis if backend == "redis" else None, prefix)
+    rl = st + """
+    rules:
+      - name: usage-rpm
+        match: {key: "*"}
+        requests_per_minute: 6
+"""
+    b = st + PRICES + """
+    rules:
+      - name: usage-daily
+        match: {tenant: "*"}
+        usd_per_day: 0.05
+"""
+    cfg = limits_config(mock, budget=b, ratelimit=rl).replace(
+        "  drain_timeout: 5s\n", f"  drain_timeout: 5s\n  admin_token: {USAGE_TOKEN}\n", 1)
+    sl = sluice_factory(cfg)
+    oc = openai.OpenAI(base_url=f"{sl.url}/openai/v1", api_key="sk-usage", max_retries=0,
+                       default_headers={"x-mock-output-tokens": "25"})
+    msgs = [{"role": "user", "content": "hello"}]
+    oc.chat.completions.create(model="race-model", max_tokens=100, messages=msgs)  # loads scripts
+    sl.wait_calls(1)
+    time.sleep(0.3)  # the first call's settlement
+    before = script_calls(redis)
+    for _ in range(3):
+        oc.chat.completions.create(model="race-model", max_tokens=100, messages=msgs)
+    for _ in oc.chat.completions.create(model="race-model", max_tokens=100, messages=msgs,
+                                        stream=True, stream_options={"include_usage": True}):
+        pass
+    evs = sl.wait_calls(5)
+    for e in evs:
+        assert e["filters"]["ratelimit"]["reservation_id"] == e["filters"]["budget"]["reservation_id"]
+        assert e["filters"]["ratelimit"]["store"] == backend
+        assert e["cost_micro_usd"] == 25  # 25 output tokens at 1 micro-USD each
+    if backend == "redis":
+        # Four calls: one script call to admit each, one to settle each, for both filters.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and script_calls(redis) < before + 8:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert script_calls(redis) == before + 8
+
+    # GET /admin/usage needs the admin token.
+    assert httpx.get(f"{sl.admin}/admin/usage").status_code == 401
+    r = httpx.get(f"{sl.admin}/admin/usage", headers={"authorization": f"Bearer {USAGE_TOKEN}"})
+    assert r.status_code == 200
+    usage = r.json()
+    assert usage["errors"] == []
+    rows = {(x["rule"], x["unit"]): x for x in usage["limits"]}
+    spend = rows[("usage-daily", "spend_micro_usd")]
+    assert spend["store"] == backend and spend["filter"] == "budget"
+    assert spend["used"] == 5 * 25 and spend["reserved"] == 0
+    assert spend["limit"] == 50_000 and spend["remaining"] == 50_000 - 125
+    assert spend["window_end_ms"] - spend["window_start_ms"] == 86_400_000  # a UTC day
+    reqs = rows[("usage-rpm", "requests")]
+    assert reqs["filter"] == "ratelimit" and reqs["limit"] == 6
+    assert 4 <= reqs["used"] <= 5  # 5 calls; the bucket drains one every 10 s
+    assert reqs["remaining"] == 6 - reqs["used"]
+    assert "key=" in reqs["counter"] and "sk-usage" not in r.text  # fingerprints, never keys
+
+
+def test_alerts_at_80_and_100_percent_and_on_each_refusal(sluice_factory, mock):
+    # Budget of 100 micro-USD on race-model (1 micro-USD per output token); one request per
+    # minute on rl-model. Both filters in one chain, in-process.
+    b = store() + PRICES + """
+    rules:
+      - name: alerting
+        match: {model: race-model}
+        usd_per_day: 0.000100
+"""
+    rl = store() + """
+    rules:
+      - name: one-rpm
+        match: {model: rl-model}
+        requests_per_minute: 1
+"""
+    sl = sluice_factory(limits_config(mock, budget=b, ratelimit=rl))
+    oc = openai.OpenAI(base_url=f"{sl.url}/openai/v1", api_key="sk-alerts", max_retries=0)
+
+    def chat(model, max_tokens):
+        return oc.chat.completions.create(
+            model=model, max_tokens=max_tokens, messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-mock-output-tokens": str(max_tokens)})
+
+    chat("race-model", 45)  # 45%
+    chat("race-model", 45)  # 90%: crosses 80%
+    chat("race-model", 10)  # 100%
+    with pytest.raises(openai.RateLimitError):
+        chat("race-model", 1)  # nothing left
+    chat("rl-model", 5)
+    with pytest.raises(openai.RateLimitError):
+        chat("rl-model", 5)
+    evs = sl.wait_calls(6)
+    deadline = time.monotonic() + 5
+    alerts = []
+    while time.monotonic() < deadline and len(alerts) < 4:
+        alerts = [x for x in sl.events() if x["type"] == "alert"]
+        time.sleep(0.05)
+    got = [(a["alert_type"], a.get("severity")) for a in alerts]
+    assert got == [("budget.threshold", "warning"), ("budget.threshold", "critical"),
+                   ("budget.exhausted", "warning"), ("ratelimit.rejected", "warning")], alerts
+    for e in evs[:3]:
+        bg = e["filters"]["budget"]
+        assert len(bg["reservation_id"]) == 16 and bg["store"] == "local"
+        assert bg["reserved_micro_usd"] >= bg["cost_micro_usd"] == e["cost_micro_usd"]
+    rlf = evs[4]["filters"]["ratelimit"]
+    assert rlf["reserved"] == {"one-rpm.requests": 1} and rlf["settled"] == {"one-rpm.requests": 1}
+    assert [e["status"] for e in evs] == [200, 200, 200, 429, 200, 429]

@@ -153,6 +153,13 @@ TEST(Budget, ThresholdAndUnknownModelAlerts) {
   ASSERT_EQ(second.alerts.size(), 1u);
   EXPECT_EQ(second.alerts[0].type, "budget.threshold");
   EXPECT_NE(second.alerts[0].details_json.find("\"percent\":80"), std::string::npos);
+  budget::BudgetFilter b2(p.config);
+  auto third = call("unit-model", 90);  // 500 of 500: reaches 100%
+  ASSERT_EQ(b2.on_request(third), FilterStatus::kContinue);
+  ASSERT_EQ(third.alerts.size(), 1u);
+  EXPECT_EQ(third.alerts[0].type, "budget.threshold");
+  EXPECT_EQ(third.alerts[0].severity, "critical");
+  EXPECT_NE(third.alerts[0].details_json.find("\"percent\":100"), std::string::npos);
 
   auto q = parse(config(unique("b"), "    usd_per_month: 100\n"));
   budget::BudgetFilter c(q.config);
