@@ -131,6 +131,13 @@ struct KafkaSinkSettings {
   Millis shutdown_timeout{5'000};  // how long stop() keeps delivering before leaving the rest spooled
 };
 
+// A proxy client (Proxy-Authorization: Basic user:password) and the identity it calls as.
+struct ProxyUser {
+  std::string user;
+  std::string password;
+  IdentityRule identity;
+};
+
 // HTTPS_PROXY mode (CONNECT): hosts Sluice intercepts (TLS terminated with a certificate from
 // its own CA, then governed like base-URL calls) and the policy for every other host.
 struct InterceptConfig {
@@ -146,6 +153,13 @@ struct InterceptConfig {
   // Known AI API hosts: a CONNECT to one of them that Sluice does not govern raises a
   // "shadow_ai.detected" alert. Empty in the file: the built-in list.
   std::vector<std::string> ai_hosts;
+  // Transparent mode: connections iptables REDIRECTs here; the destination comes from
+  // SO_ORIGINAL_DST, the host from the TLS SNI. Unset: no transparent listener.
+  std::optional<Endpoint> transparent_address;
+  // Proxy-Authorization on CONNECT: Basic credentials of one of `proxy_users` set the identity
+  // of the calls on that connection; required: a CONNECT without valid credentials gets 407.
+  bool proxy_auth_required = false;
+  std::vector<ProxyUser> proxy_users;
 };
 
 struct LogConfig {

@@ -42,7 +42,9 @@ SLUICE_KEYS(kKafkaKeys, "enabled", "bootstrap_servers", "events_topic", "alerts_
 SLUICE_KEYS(kKafkaSpoolKeys, "dir", "max_bytes", "segment_bytes", "fsync", "fsync_interval",
             "full_policy", "max_queue_records");
 SLUICE_KEYS(kLogKeys, "level", "access_log");
-SLUICE_KEYS(kInterceptKeys, "ca_cert", "ca_key", "hosts", "tunnel", "allow_private", "ai_hosts");
+SLUICE_KEYS(kInterceptKeys, "ca_cert", "ca_key", "hosts", "tunnel", "allow_private", "ai_hosts",
+            "transparent_address", "proxy_auth", "proxy_users");
+SLUICE_KEYS(kProxyUserKeys, "user", "password", "tenant", "team", "app");
 #undef SLUICE_KEYS
 
 // "a.b.c.d/n" (n ≤ 32) or an IPv6 address "/n" (n ≤ 128).
@@ -466,6 +468,34 @@ ConfigLoad load_node(const YAML::Node& root, const std::string& source) {
   if (cfg->intercept.ca_cert.empty() != cfg->intercept.ca_key.empty())
     intercept[cfg->intercept.ca_cert.empty() ? "ca_cert" : "ca_key"].error(
         "ca_cert and ca_key go together (create them with `sluice ca init`)");
+  if (intercept["transparent_address"].defined()) {
+    Endpoint ep;
+    read_endpoint(intercept["transparent_address"], ep);
+    if (cfg->intercept.ca_cert.empty())
+      intercept["transparent_address"].error(
+          "transparent mode needs intercept.ca_cert and intercept.ca_key");
+    cfg->intercept.transparent_address = ep;
+  }
+  if (int a = intercept["proxy_auth"].read_choice({"optional", "required"}); a >= 0)
+    cfg->intercept.proxy_auth_required = a == 1;
+  {
+    std::set<std::string> users;
+    for (const auto& item : intercept["proxy_users"].items()) {
+      item.check_keys(kProxyUserKeys);
+      ProxyUser pu;
+      if (!item.require("user") || !item.require("password")) continue;
+      item["user"].read(pu.user);
+      item["password"].read(pu.password);
+      if (pu.user.empty() || pu.user.find(':') != std::string::npos)
+        item["user"].error("must be non-empty and without ':'");
+      if (pu.password.size() < 12) item["password"].error("must be at least 12 characters");
+      if (!users.insert(pu.user).second) item["user"].error("the same user is listed twice");
+      read_identity_rule(item, pu.identity);
+      cfg->intercept.proxy_users.push_back(std::move(pu));
+    }
+    if (cfg->intercept.proxy_auth_required && cfg->intercept.proxy_users.empty())
+      intercept["proxy_auth"].error("required, but intercept.proxy_users is empty");
+  }
   if (cfg->intercept.hosts.empty()) {
     cfg->intercept.hosts = {"api.openai.com", "api.anthropic.com"};
     for (const auto& u : cfg->upstreams)
@@ -543,7 +573,9 @@ std::vector<std::string> known_config_keys() {
     if (k != "properties" && k != "spool") out.push_back("sinks.kafka." + std::string(k));
   add_list("sinks.kafka.properties.", {"*"});
   add("sinks.kafka.spool.", kKafkaSpoolKeys);
-  add("intercept.", kInterceptKeys);
+  for (auto k : kInterceptKeys)
+    if (k != "proxy_users") out.push_back("intercept." + std::string(k));
+  add("intercept.proxy_users[].", kProxyUserKeys);
   add("log.", kLogKeys);
   return out;
 }

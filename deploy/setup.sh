@@ -14,7 +14,7 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config
   librdkafka-dev libvectorscan-dev libhiredis-dev)
 test_pkgs=(python3-venv python3-pip curl clang-14 libclang-rt-14-dev
   nginx-light wrk nghttp2-client valgrind
-  kcat redis-server openjdk-17-jre-headless maven gnuplot-nox)
+  kcat redis-server openjdk-17-jre-headless maven gnuplot-nox iptables iproute2)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -309,6 +309,14 @@ asio::awaitable<bool> Call::run() {
     if (auth.size() > 7 && istarts_with(auth, "bearer ")) presented_key_ = auth.substr(7);
   }
   who_ = resolve_identity(cfg.identity, runtime_->keys(), presented_key_, "");
+  // Proxy credentials (intercept.proxy_users) name the caller of every call on their CONNECT;
+  // a virtual key on the call itself is more specific and still wins.
+  if (const auto& by_proxy = conn_.proxy_identity();
+      by_proxy && who_.identity.key_kind != "virtual") {
+    who_.identity.tenant = by_proxy->tenant;
+    who_.identity.team = by_proxy->team;
+    who_.identity.app = by_proxy->app;
+  }
   ctx_.identity = who_.identity;
   event_.identity = who_.identity;
 

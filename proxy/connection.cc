@@ -9,6 +9,7 @@
 #include "proxy/call.h"
 #include "proxy/http_heads.h"
 #include "proxy/intercept/connect.h"
+#include "proxy/intercept/transparent.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 
@@ -20,8 +21,11 @@ namespace http = beast::http;
 using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
-    : worker_(worker), socket_(std::move(socket)), deadline_(worker.deadlines(), socket_) {
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, Kind kind)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      deadline_(worker.deadlines(), socket_),
+      kind_(kind) {
   registry_it_ = worker_.add(this);
   worker_.metrics().connections_active.fetch_add(1, std::memory_order_relaxed);
   worker_.metrics().connections_total.fetch_add(1, std::memory_order_relaxed);
@@ -89,7 +93,15 @@ asio::awaitable<bool> ClientConnection::send_local_reply(const LocalReply& reply
 
 asio::awaitable<void> ClientConnection::run() {
   ProxyMetrics& metrics = worker_.metrics();
-  if (auto rt = worker_.shared().runtime.get(); rt->listener_tls() != nullptr) {
+  if (kind_ == Kind::kTransparent) {
+    // The host comes from the ClientHello; an intercepted host goes on over TLS below, any
+    // other became a tunnel (or was refused) and the connection ends with it.
+    if (!co_await handle_transparent(*this, buffer_)) {
+      error_code ec;
+      socket_.close(ec);
+      co_return;
+    }
+  } else if (auto rt = worker_.shared().runtime.get(); rt->listener_tls() != nullptr) {
     // base-URL mode over https: the handshake first, within the header timeout.
     auto tls = std::make_unique<TlsStream>(socket_, *rt->listener_tls());
     deadline_.expires_after(rt->config().listener.header_timeout);

@@ -4,6 +4,12 @@
 // idle_timeout for its next request's first byte), enforces the header size and count caps
 // (431) and the body cap (413, refused before the body is read), refuses ambiguous framing
 // (Content-Length with Transfer-Encoding: 400), then hands the call to handle_call().
+//
+// The loop reads from the raw socket or, after a TLS handshake, from a TLS stream over it
+// (listener.tls_cert; an intercepted CONNECT; a transparent connection). Each I/O picks the
+// stream with an if/else rather than a template over the stream type: both instantiations
+// live in this one translation unit either way, and the call path (call.cc) stays
+// stream-agnostic because it writes only through write().
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +19,7 @@
 
 #include <chrono>
 #include <list>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -26,7 +33,13 @@ class Worker;
 
 class ClientConnection {
  public:
-  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket);
+  // Which listener accepted the connection.
+  enum class Kind {
+    kApi,          // base-URL calls (plain or TLS) and CONNECT
+    kTransparent,  // iptables-redirected TLS (intercept.transparent_address)
+  };
+
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, Kind kind = Kind::kApi);
   ~ClientConnection();
 
   boost::asio::awaitable<void> run();
@@ -44,6 +57,11 @@ class ClientConnection {
   void start_tls(std::unique_ptr<TlsStream> tls, std::string host);
   bool intercepted() const { return tls_ != nullptr; }
   const std::string& intercepted_host() const { return intercepted_host_; }
+
+  // The identity a CONNECT's Proxy-Authorization named (intercept.proxy_users); calls on this
+  // connection are attributed to it unless they present a virtual key.
+  void set_proxy_identity(IdentityRule identity) { proxy_identity_ = std::move(identity); }
+  const std::optional<IdentityRule>& proxy_identity() const { return proxy_identity_; }
 
   // Writes every buffer within the write timeout; adds the time spent to client_wait_us.
   // False when the client is gone or too slow (the connection is then closed).
@@ -63,6 +81,8 @@ class ClientConnection {
   IoDeadline deadline_;  // after socket_: it cancels socket_'s I/O
   std::unique_ptr<TlsStream> tls_;
   std::string intercepted_host_;
+  std::optional<IdentityRule> proxy_identity_;
+  Kind kind_;
   boost::beast::flat_buffer buffer_;
   std::list<ClientConnection*>::iterator registry_it_;
   bool idle_ = true;

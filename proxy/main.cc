@@ -22,7 +22,8 @@ constexpr const char* kUsage = R"(usage:
   sluice [--config FILE] [--listen HOST:PORT] [--admin-listen HOST:PORT]
          [--workers N] [--ready-file FILE]
       Run the proxy. Without --config, runs on the embedded defaults (conf/sluice.yaml).
-      --ready-file writes {"listen":...,"admin":...,"pid":...} once the sockets are open.
+      --ready-file writes {"listen":...,"admin":...,"port":...,"admin_port":...,
+      "transparent_port":... (0: none),"pid":...} once the sockets are open.
   sluice check-config FILE
       Validate FILE; print every error as file:line:col: key: message. Exit 0 when valid.
   sluice ca init [--dir DIR] [--cn NAME] [--force]
@@ -245,12 +246,17 @@ int main(int argc, char** argv) {
     sluice::log(sluice::LogLevel::kInfo, "listening",
                 {{"address", addr}, {"admin", admin}, {"config", cfg->source_file},
                  {"version", sluice::kSluiceVersion}});
+    if (server.transparent_port() != 0)
+      sluice::log(sluice::LogLevel::kInfo, "transparent listener",
+                  {{"address", cfg->intercept.transparent_address->host + ":" +
+                                   std::to_string(server.transparent_port())}});
     if (!ready_file.empty()) {
       std::string tmp = ready_file + ".tmp";
       {
         std::ofstream out(tmp);
         out << "{\"listen\":\"" << addr << "\",\"admin\":\"" << admin << "\",\"port\":"
-            << server.port() << ",\"admin_port\":" << server.admin_port() << ",\"pid\":" << getpid()
+            << server.port() << ",\"admin_port\":" << server.admin_port()
+            << ",\"transparent_port\":" << server.transparent_port() << ",\"pid\":" << getpid()
             << "}\n";
       }
       std::rename(tmp.c_str(), ready_file.c_str());

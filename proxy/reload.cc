@@ -53,6 +53,13 @@ ReloadOutcome Reloader::reload() {
     if (endpoint_text(file.admin_address) != endpoint_text(file_listener_.admin_address))
       r.restart_required.push_back("listener.admin_address");
     if (file.workers != file_listener_.workers) r.restart_required.push_back("listener.workers");
+    // The transparent listener is bound at start only; the running value is what was bound.
+    const auto& bound = running->config().intercept.transparent_address;
+    const auto& wanted = next->intercept.transparent_address;
+    if (bound.has_value() != wanted.has_value() ||
+        (bound && endpoint_text(*bound) != endpoint_text(*wanted)))
+      r.restart_required.push_back("intercept.transparent_address");
+    next->intercept.transparent_address = bound;
     // What the sockets and threads really are (command-line overrides included) stays.
     next->listener.address = now.address;
     next->listener.admin_address = now.admin_address;

@@ -68,7 +68,8 @@ std::unique_ptr<tcp::acceptor> bind_acceptor(asio::io_context& io, const tcp::en
 
 Server::Server(std::shared_ptr<const Runtime> runtime, SinkSet& sinks) {
   const auto& lc = runtime->config().listener;
-  int n = lc.workers > 0 ? lc.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = lc.workers > 0 ? lc.workers
+                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   metrics_ = std::make_unique<ProxyMetrics>(n);
   shared_.metrics = metrics_.get();
   shared_.sinks = &sinks;
@@ -92,11 +93,24 @@ void Server::start() {
     if (ep.port() == 0) ep.port(acceptors_.back()->local_endpoint().port());
   }
   port_ = ep.port();
+  if (const auto& ta = shared_.runtime.get()->config().intercept.transparent_address) {
+    tcp::endpoint tep = resolve_endpoint(*ta);
+    for (auto& w : workers_) {
+      transparent_acceptors_.push_back(bind_acceptor(w->io(), tep, true));
+      if (tep.port() == 0) tep.port(transparent_acceptors_.back()->local_endpoint().port());
+    }
+    transparent_port_ = tep.port();
+  }
   admin_acceptor_ = bind_acceptor(workers_[0]->io(), resolve_endpoint(lc.admin_address), false);
   admin_port_ = admin_acceptor_->local_endpoint().port();
 
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    asio::co_spawn(workers_[i]->io(), accept_loop(*workers_[i], *acceptors_[i]), asio::detached);
+    asio::co_spawn(workers_[i]->io(), accept_loop(*workers_[i], *acceptors_[i], false),
+                   asio::detached);
+  }
+  for (std::size_t i = 0; i < transparent_acceptors_.size(); ++i) {
+    asio::co_spawn(workers_[i]->io(), accept_loop(*workers_[i], *transparent_acceptors_[i], true),
+                   asio::detached);
   }
   asio::co_spawn(workers_[0]->io(), admin_loop(*admin_acceptor_), asio::detached);
 
@@ -127,7 +141,8 @@ asio::awaitable<void> Server::signal_loop() {
       }
       continue;
     }
-    log(LogLevel::kInfo, "signal received, draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    log(LogLevel::kInfo, "signal received, draining",
+        {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     request_stop();
     co_return;
   }
@@ -164,7 +179,9 @@ void Server::run_worker(Worker& w) {
   }
 }
 
-asio::awaitable<void> Server::accept_loop(Worker& w, tcp::acceptor& acceptor) {
+asio::awaitable<void> Server::accept_loop(Worker& w, tcp::acceptor& acceptor, bool transparent) {
+  const auto kind =
+      transparent ? ClientConnection::Kind::kTransparent : ClientConnection::Kind::kApi;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec) {
@@ -179,8 +196,8 @@ asio::awaitable<void> Server::accept_loop(Worker& w, tcp::acceptor& acceptor) {
     socket.set_option(tcp::no_delay(true), sec);
     asio::co_spawn(
         w.io(),
-        [&w, s = std::move(socket)]() mutable -> asio::awaitable<void> {
-          ClientConnection conn(w, std::move(s));
+        [&w, kind, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+          ClientConnection conn(w, std::move(s), kind);
           co_await conn.run();
         },
         [](std::exception_ptr e) {
@@ -188,7 +205,8 @@ asio::awaitable<void> Server::accept_loop(Worker& w, tcp::acceptor& acceptor) {
           try {
             std::rethrow_exception(e);
           } catch (const std::exception& ex) {
-            log_throttled(LogLevel::kError, "conn-exception", "connection failed", {{"what", ex.what()}});
+            log_throttled(LogLevel::kError, "conn-exception", "connection failed",
+                          {{"what", ex.what()}});
           }
         });
   }
@@ -218,14 +236,14 @@ asio::awaitable<void> Server::drain_watch() {
     asio::post(workers_[i]->io(), [this, i] {
       error_code ec;
       acceptors_[i]->close(ec);
+      if (i < transparent_acceptors_.size()) transparent_acceptors_[i]->close(ec);
       workers_[i]->begin_drain();
     });
   }
   auto rt = shared_.runtime.get();
   auto deadline = std::chrono::steady_clock::now() + rt->config().listener.drain_timeout;
   asio::steady_timer t(workers_[0]->io());
-  while (std::chrono::steady_clock::now() < deadline &&
-         metrics_->connections_active.load() > 0) {
+  while (std::chrono::steady_clock::now() < deadline && metrics_->connections_active.load() > 0) {
     // Connections that became idle since the last pass close now.
     for (auto& w : workers_) asio::post(w->io(), [wp = w.get()] { wp->begin_drain(); });
     t.expires_after(std::chrono::milliseconds(20));

@@ -1,14 +1,19 @@
 // HTTPS_PROXY mode: CONNECT requests (RFC 9110 §9.3.6).
 //
 // Contract
-//  * handle_connect() serves one CONNECT on a client connection, which ends with it.
+//  * handle_connect() serves one CONNECT on a client connection. It returns true when the
+//    connection now carries intercepted TLS (the request loop goes on over it), false when the
+//    connection ends (a tunnel that closed, a refusal, a failed handshake).
 //  * The target must be authority-form `host:port` (IPv6 in brackets); anything else is 400.
+//  * Proxy-Authorization (intercept.proxy_users): valid Basic credentials set the identity of
+//    every call on the connection; wrong or malformed credentials, or none when
+//    intercept.proxy_auth is `required`, answer 407 (counted as client error auth_refused).
 //  * Policy (config `intercept`): `tunnel: deny` answers 403. Otherwise the host is resolved
 //    and a destination in a loopback, link-local, private, shared, multicast or unspecified
 //    range is refused with 403 unless it lies inside an `allow_private` block — so Sluice is
 //    never an open door into the pod's network. Unreachable destinations answer 502/504.
-//  * A CONNECT to a known AI API host (`ai_hosts`, or the built-in list) raises a
-//    `shadow_ai.detected` alert: that traffic passes through Sluice ungoverned.
+//  * A CONNECT to a known AI API host that Sluice does not intercept (`ai_hosts`, or the
+//    built-in list) raises a `shadow_ai.detected` alert: that traffic passes ungoverned.
 //  * After "200 Connection established" the bytes flow both ways unchanged (bytes the client
 //    sent early included) until either side closes or both stay silent for
 //    listener.idle_timeout. Counted in sluice_tunnels_total{result} and
@@ -24,32 +29,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include <string>
-#include <string_view>
-
 #include "proxy/call.h"
 
 namespace sluice {
 
 class ClientConnection;
 
-// True when the connection now carries intercepted TLS (the request loop goes on over it).
 boost::asio::awaitable<bool> handle_connect(ClientConnection& conn, const ClientRequest& request,
                                             boost::beast::flat_buffer& early_bytes);
 
-namespace intercept {
-
-// "host:port" → host (brackets removed) and port; false when malformed or port is 0.
-bool parse_authority(std::string_view target, std::string& host, std::uint16_t& port);
-
-// Whether an address is in a range a tunnel must not reach by default.
-bool is_special_address(const std::string& address);
-
-// Whether `address` lies in the CIDR block `cidr` ("10.0.0.0/8", "::1/128").
-bool in_cidr(const std::string& address, const std::string& cidr);
-
-// The built-in list of AI API hosts for shadow-AI alerts.
-const std::vector<std::string>& default_ai_hosts();
-
-}  // namespace intercept
 }  // namespace sluice
