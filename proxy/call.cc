@@ -52,42 +52,14 @@ std::int64_t unix_us_now() {
       .count();
 }
 
-// Watches the client socket while the call waits on the upstream: a client that closes its
-// connection cancels the upstream exchange at once instead of when the next write fails.
-struct DisconnectWatch {
-  bool active = true;
-  bool gone = false;
-  UpstreamConn* upstream = nullptr;             // aborted when the client goes
-  asio::cancellation_signal* cancel = nullptr;  // emitted when the client goes (filter lookups)
-  char peek_byte = 0;
+// Detaches a call's DisconnectWatch from the connection however the scope ends.
+struct WatchScope {
+  ClientConnection& conn;
+  WatchScope(ClientConnection& c, DisconnectWatch& w) : conn(c) { conn.watch(w); }
+  ~WatchScope() { conn.unwatch(); }
+  WatchScope(const WatchScope&) = delete;
+  WatchScope& operator=(const WatchScope&) = delete;
 };
-
-void start_watch(ClientConnection& conn, const std::shared_ptr<DisconnectWatch>& watch) {
-  // A one-byte MSG_PEEK receive rather than async_wait(wait_read): a wait re-registers the
-  // socket with epoll (a system call per call), while a read right after the request read
-  // that drained the socket is queued without one. A plain completion handler, not a
-  // coroutine: this runs once per call.
-  conn.socket().async_receive(asio::buffer(&watch->peek_byte, 1), asio::socket_base::message_peek,
-                              [watch](const error_code& ec, std::size_t) {
-                                if (!watch->active)
-                                  return;  // the call ended (the receive was cancelled)
-                                // Bytes: the client pipelined its next request and is still there
-                                // (they stay in the socket for the next read). An error: EOF,
-                                // reset, or a write deadline that fired.
-                                if (!ec) return;
-                                watch->gone = true;
-                                if (watch->upstream != nullptr) watch->upstream->abort();
-                                if (watch->cancel != nullptr)
-                                  watch->cancel->emit(asio::cancellation_type::terminal);
-                              });
-}
-
-void stop_watch(ClientConnection& conn, DisconnectWatch& watch) {
-  watch.active = false;
-  watch.upstream = nullptr;
-  error_code ec;
-  conn.socket().cancel(ec);
-}
 
 // Chunked transfer-encoding frame for `data` (empty data yields nothing).
 struct ChunkFrame {
@@ -238,7 +210,7 @@ class Call {
   RouteMatch route_;
   const UpstreamConfig* upstream_ = nullptr;
   std::vector<std::unique_ptr<Filter>> filters_;
-  std::shared_ptr<DisconnectWatch> watch_;
+  DisconnectWatch watch_;
   std::optional<StreamAdapter> adapter_;
   std::string_view presented_key_;  // the client's key (a view into the request headers)
   ResolvedIdentity who_;
@@ -270,23 +242,22 @@ asio::awaitable<bool> Call::reply_local(const LocalReply& reply, bool keep_alive
 }
 
 asio::awaitable<std::optional<FilterStatus>> Call::resume_filter(Filter& f) {
-  auto watch = std::make_shared<DisconnectWatch>();
+  DisconnectWatch watch;
   asio::cancellation_signal cancel;
-  watch->cancel = &cancel;
-  start_watch(conn_, watch);
+  watch.cancel = &cancel;
   std::exception_ptr failure;
   FilterStatus st = FilterStatus::kContinue;
-  try {
-    // Its own coroutine, so that the client's disconnect can cancel whatever it awaits.
-    st = co_await asio::co_spawn(co_await asio::this_coro::executor, f.resume_request(ctx_),
-                                 asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
-  } catch (...) {
-    failure = std::current_exception();
+  {
+    WatchScope scope(conn_, watch);
+    try {
+      // Its own coroutine, so that the client's disconnect can cancel whatever it awaits.
+      st = co_await asio::co_spawn(co_await asio::this_coro::executor, f.resume_request(ctx_),
+                                   asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+    } catch (...) {
+      failure = std::current_exception();
+    }
   }
-  const bool gone = watch->gone;
-  watch->cancel = nullptr;
-  stop_watch(conn_, *watch);
-  if (gone) co_return std::nullopt;
+  if (watch.gone) co_return std::nullopt;
   if (failure) std::rethrow_exception(failure);
   co_return st;
 }
@@ -457,10 +428,11 @@ asio::awaitable<bool> Call::run() {
   }
 
   metrics_.calls_active.fetch_add(1, std::memory_order_relaxed);
-  watch_ = std::make_shared<DisconnectWatch>();
-  start_watch(conn_, watch_);
-  bool keep = co_await exchange();
-  stop_watch(conn_, *watch_);
+  bool keep = false;
+  {
+    WatchScope scope(conn_, watch_);
+    keep = co_await exchange();
+  }
   metrics_.calls_active.fetch_sub(1, std::memory_order_relaxed);
   if (stream_counted_) metrics_.streams_active.fetch_sub(1, std::memory_order_relaxed);
   finish();
@@ -500,7 +472,7 @@ asio::awaitable<bool> Call::exchange() {
       cr = co_await worker_.pool().connect(target);
     }
     upstream_wait_us_ += us_since(t);
-    if (watch_->gone) {
+    if (watch_.gone) {
       if (cr.conn) cr.conn->abort();
       fail("client_cancelled", "client");
       co_return false;
@@ -512,16 +484,16 @@ asio::awaitable<bool> Call::exchange() {
           connect_error_kind(cr.error), ctx_.provider, "cannot reach upstream " + upstream_->name));
     }
     up = std::move(cr.conn);
-    watch_->upstream = up.get();
+    watch_.upstream = up.get();
     parser.emplace();
     parser->header_limit(64 * 1024);
     parser->body_limit(boost::none);
     if (req_.method() == http::verb::head) parser->skip(true);
     t = Clock::now();
     error_code ec = co_await up->write(head, ctx_.body);
-    if (!ec && !watch_->gone) ec = co_await up->read_header(*parser, upstream_->first_byte_timeout);
+    if (!ec && !watch_.gone) ec = co_await up->read_header(*parser, upstream_->first_byte_timeout);
     upstream_wait_us_ += us_since(t);
-    if (watch_->gone) {
+    if (watch_.gone) {
       up->abort();
       fail("client_cancelled", "client");
       co_return false;
@@ -529,7 +501,7 @@ asio::awaitable<bool> Call::exchange() {
     if (!ec) break;
     bool retry = attempt == 0 && up->reused && !parser->got_some() && is_stale_connection_error(ec);
     up->abort();
-    watch_->upstream = nullptr;
+    watch_.upstream = nullptr;
     if (retry) {
       metrics_.upstream_retries.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -577,7 +549,7 @@ asio::awaitable<bool> Call::exchange() {
     bool chunked = !len.has_value() && !parser->is_done();
     client_ok = co_await relay_body(*up, *parser, upstream_ok, chunked);
   }
-  watch_->upstream = nullptr;
+  watch_.upstream = nullptr;
   if (upstream_ok && parser->is_done() && parser->keep_alive()) {
     worker_.pool().release(std::move(up));
   } else {
@@ -707,7 +679,7 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
       bool ok = co_await write_chunk(out);
       out.clear();
       // A client that leaves once it has the terminal event ([DONE]) got the whole answer.
-      if (!ok || (watch_->gone && !adapter_->saw_terminal())) {
+      if (!ok || (watch_.gone && !adapter_->saw_terminal())) {
         fail("client_cancelled", "client");
         metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
         co_return false;
@@ -717,7 +689,7 @@ asio::awaitable<bool> Call::relay_sse(UpstreamConn& up, ResponseParser& parser, 
   metrics_.sse_oversize_events.fetch_add(framer.oversize_events(), std::memory_order_relaxed);
   metrics_.sse_malformed_events.fetch_add(adapter_->malformed_events(), std::memory_order_relaxed);
 
-  if (watch_->gone && !adapter_->saw_terminal()) {
+  if (watch_.gone && !adapter_->saw_terminal()) {
     fail("client_cancelled", "client");
     metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
     co_return false;
@@ -803,7 +775,7 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
       bool ok = co_await write_out(data, chunked, last);
       if (ok && last) sent_last = true;
       // A client that leaves once it has every byte got the whole answer.
-      if (!ok || (watch_->gone && !sent_last)) {
+      if (!ok || (watch_.gone && !sent_last)) {
         fail("client_cancelled", "client");
         metrics_.client_disconnects.fetch_add(1, std::memory_order_relaxed);
         co_return false;
@@ -811,11 +783,11 @@ asio::awaitable<bool> Call::relay_body(UpstreamConn& up, ResponseParser& parser,
     }
     if (ec) break;
   }
-  if (ec || (watch_->gone && !sent_last)) {
-    fail(watch_->gone ? "client_cancelled"
+  if (ec || (watch_.gone && !sent_last)) {
+    fail(watch_.gone ? "client_cancelled"
                       : (ec == beast::error::timeout ? "upstream_timeout" : "upstream_reset"),
-         watch_->gone ? "client" : "upstream");
-    if (!watch_->gone && !pending_head_.empty()) {
+         watch_.gone ? "client" : "upstream");
+    if (!watch_.gone && !pending_head_.empty()) {
       // Nothing reached the client yet: it gets a clear 502/504 instead of a cut response.
       pending_head_.clear();
       LocalReply r = make_local_reply(
@@ -852,9 +824,9 @@ asio::awaitable<bool> Call::relay_buffered(UpstreamConn& up, ResponseParser& par
       break;
     }
     body.append(buf_, n);
-    if (ec || watch_->gone) break;
+    if (ec || watch_.gone) break;
   }
-  if (watch_->gone) {
+  if (watch_.gone) {
     fail("client_cancelled", "client");
     co_return false;
   }

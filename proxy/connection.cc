@@ -1,6 +1,8 @@
 #include "proxy/connection.h"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
@@ -11,6 +13,7 @@
 #include "proxy/intercept/connect.h"
 #include "proxy/intercept/transparent.h"
 #include "proxy/log.h"
+#include "proxy/upstream.h"
 #include "proxy/worker.h"
 
 namespace sluice {
@@ -21,17 +24,47 @@ namespace http = beast::http;
 using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
+struct ClientConnection::ReadAhead {
+  ClientConnection* conn = nullptr;  // null once the connection is gone
+  DisconnectWatch* watch = nullptr;  // the call being watched, if any
+  bool pending = false;              // a read-ahead is in flight
+  bool ready = false;                // it completed; the loop has not taken its result yet
+  error_code ec;
+  asio::any_completion_handler<void(error_code)> waiter;  // the loop, awaiting it
+  // Over TLS: the MSG_PEEK watch of the call in progress (a new one per call: a cancelled
+  // peek completes later, and must not be mistaken for the next call's).
+  struct Peek {
+    DisconnectWatch* watch = nullptr;
+    char byte = 0;
+  };
+  std::shared_ptr<Peek> peek;
+};
+
+namespace {
+void client_gone(DisconnectWatch* w) {
+  if (w == nullptr || w->gone) return;
+  w->gone = true;
+  if (w->upstream != nullptr) w->upstream->abort();
+  if (w->cancel != nullptr) w->cancel->emit(asio::cancellation_type::terminal);
+}
+}  // namespace
+
 ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, Kind kind)
     : worker_(worker),
       socket_(std::move(socket)),
       deadline_(worker.deadlines(), socket_),
-      kind_(kind) {
+      kind_(kind),
+      read_ahead_(std::make_shared<ReadAhead>()) {
+  read_ahead_->conn = this;
   registry_it_ = worker_.add(this);
   worker_.metrics().connections_active.fetch_add(1, std::memory_order_relaxed);
   worker_.metrics().connections_total.fetch_add(1, std::memory_order_relaxed);
 }
 
 ClientConnection::~ClientConnection() {
+  read_ahead_->conn = nullptr;
+  read_ahead_->watch = nullptr;
+  if (read_ahead_->peek) read_ahead_->peek->watch = nullptr;
   worker_.remove(registry_it_);
   worker_.metrics().connections_active.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -46,6 +79,63 @@ void ClientConnection::close_if_idle() {
 void ClientConnection::start_tls(std::unique_ptr<TlsStream> tls, std::string host) {
   tls_ = std::move(tls);
   intercepted_host_ = std::move(host);
+}
+
+void ClientConnection::watch(DisconnectWatch& w) {
+  ReadAhead& ra = *read_ahead_;
+  ra.watch = &w;
+  if (ra.pending) return;  // started for an earlier watch() of this call
+  if (ra.ready) {
+    if (ra.ec) client_gone(&w);
+    return;
+  }
+  // Bytes of a pipelined request already read: the client is there, as with a peek that
+  // returns at once.
+  if (buffer_.size() != 0) return;
+  if (!tls_) {
+    start_read_ahead();
+    return;
+  }
+  auto peek = std::make_shared<ReadAhead::Peek>();
+  peek->watch = &w;
+  ra.peek = peek;
+  socket_.async_receive(asio::buffer(&peek->byte, 1), asio::socket_base::message_peek,
+                        [peek](const error_code& ec, std::size_t) {
+                          // Bytes: the next request (left in the socket). No watch: the call
+                          // ended and cancelled the peek.
+                          if (ec) client_gone(peek->watch);
+                        });
+}
+
+void ClientConnection::unwatch() {
+  ReadAhead& ra = *read_ahead_;
+  ra.watch = nullptr;
+  if (ra.peek) {
+    ra.peek->watch = nullptr;
+    ra.peek.reset();
+    error_code ec;
+    socket_.cancel(ec);
+  }
+}
+
+void ClientConnection::start_read_ahead() {
+  ReadAhead& ra = *read_ahead_;
+  ra.pending = true;
+  // A plain completion handler, not a coroutine: it runs once per call.
+  socket_.async_read_some(buffer_.prepare(4096),
+                          [ra = read_ahead_](const error_code& ec, std::size_t n) {
+                            ra->pending = false;
+                            if (ra->conn == nullptr) return;
+                            ra->conn->buffer_.commit(n);
+                            ra->ready = true;
+                            ra->ec = ec;
+                            // EOF, a reset, or a write deadline that cancelled the socket.
+                            if (ec) client_gone(ra->watch);
+                            if (ra->waiter) {
+                              auto waiter = std::move(ra->waiter);
+                              std::move(waiter)(ec);
+                            }
+                          });
 }
 
 asio::awaitable<bool> ClientConnection::write(std::span<const asio::const_buffer> buffers) {
@@ -126,7 +216,17 @@ asio::awaitable<void> ClientConnection::run() {
       // must then arrive within header_timeout (a slowloris client is dropped).
       deadline_.expires_after(lc.idle_timeout);
       std::tuple<error_code, std::size_t> r;
-      if (tls_) {
+      ReadAhead& ra = *read_ahead_;
+      if (ra.pending || ra.ready) {
+        // The previous call's watch started this read: take its result.
+        if (ra.pending) {
+          auto [wec] = co_await asio::async_initiate<decltype(kTuple)&, void(error_code)>(
+              [&ra](auto handler) { ra.waiter = std::move(handler); }, kTuple);
+          (void)wec;  // the same as ra.ec
+        }
+        ra.ready = false;
+        r = {ra.ec, 0};  // the handler committed the bytes
+      } else if (tls_) {
         r = co_await tls_->async_read_some(buffer_.prepare(4096), kTuple);
       } else {
         r = co_await socket_.async_read_some(buffer_.prepare(4096), kTuple);

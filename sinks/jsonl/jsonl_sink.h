@@ -47,7 +47,11 @@ struct JsonlSinkConfig {
   std::string events_path;
   std::string alerts_path;  // empty (or equal to events_path): alerts go to the events file
   std::size_t max_queue_records = 65536;
-  std::chrono::milliseconds flush_interval{100};
+  // 10 ms rather than longer: the writer shares the cores with the workers, and a batch of
+  // 100 ms at tens of thousands of calls per second (megabytes copied and written at once)
+  // holds a core long enough to show in the calls' p99 latency; ten times smaller batches
+  // cost ~100 more wake-ups a second and hold a core ten times shorter.
+  std::chrono::milliseconds flush_interval{10};
 };
 
 class JsonlSink final : public EventSink {
