@@ -221,7 +221,12 @@ asio::awaitable<void> ClientConnection::run() {
         // The previous call's watch started this read: take its result.
         if (ra.pending) {
           auto [wec] = co_await asio::async_initiate<decltype(kTuple)&, void(error_code)>(
-              [&ra](auto handler) { ra.waiter = std::move(handler); }, kTuple);
+              [&ra](auto handler) {
+                // swap, not assignment: Boost 1.81's move assignment of
+                // any_completion_handler recurses without end (it copies from an lvalue).
+                asio::any_completion_handler<void(error_code)>(std::move(handler)).swap(ra.waiter);
+              },
+              kTuple);
           (void)wec;  // the same as ra.ec
         }
         ra.ready = false;
