@@ -38,11 +38,13 @@ std::string encode_script_call(std::string_view verb, std::string_view script,
 // EVALSHA, and EVAL once when Redis answers NOSCRIPT.
 asio::awaitable<redis::RespResult> run_script(asio::any_io_executor ex, const redis::Endpoint& ep,
                                               const LuaScript& script,
-                                              std::vector<std::string> args) {
+                                              std::vector<std::string> args,
+                                              bool deferred = false) {
   redis::RespResult r = co_await redis::resp_command_encoded(
-      ex, ep, encode_script_call("EVALSHA", script.sha1, args));
+      ex, ep, encode_script_call("EVALSHA", script.sha1, args), deferred);
   if (r.ok && r.value.is_error() && r.value.str.rfind("NOSCRIPT", 0) == 0) {
-    r = co_await redis::resp_command_encoded(ex, ep, encode_script_call("EVAL", script.body, args));
+    r = co_await redis::resp_command_encoded(ex, ep, encode_script_call("EVAL", script.body, args),
+                                             deferred);
   }
   co_return r;
 }
@@ -150,9 +152,10 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
                                          const Admission& admission, std::string reservation,
                                          std::vector<std::int64_t> actual,
                                          std::string& error) const {
+  // Nobody waits for a settlement: it rides along with the next admission's write.
   redis::RespResult r = co_await run_script(
       ex, endpoint_, settle_script(),
-      settle_args(checks, admission, reservation, actual, LocalStore::now_ms()));
+      settle_args(checks, admission, reservation, actual, LocalStore::now_ms()), true);
   if (!r.ok || r.value.is_error()) {
     error = describe_failure(r);
     co_return false;

@@ -30,7 +30,7 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 std::atomic<std::uint64_t> g_connects{0}, g_connect_failures{0}, g_timeouts{0}, g_broken{0},
-    g_commands{0};
+    g_commands{0}, g_writes{0};
 
 // Pipelined commands beyond this many unanswered ones fail at once instead of queueing.
 constexpr std::size_t kMaxPending = 65536;
@@ -83,7 +83,7 @@ class Connection {
   }
 
   // `encoded`: one or more commands' RESP bytes; exactly one reply is expected.
-  asio::awaitable<RespResult> command(std::string_view encoded) {
+  asio::awaitable<RespResult> command(std::string_view encoded, bool deferred) {
     g_commands.fetch_add(1, std::memory_order_relaxed);
     if (state_ == State::kIdle && Clock::now() < down_until_)
       co_return RespResult{false, "unavailable (" + last_error_ + ")", {}};
@@ -96,7 +96,11 @@ class Connection {
       state_ = State::kConnecting;
       asio::co_spawn(ex_, connect(++gen_), asio::detached);
     } else if (state_ == State::kReady && !writing_) {
-      asio::co_spawn(ex_, writer(gen_), asio::detached);
+      if (deferred) {
+        flush_later();
+      } else {
+        start_writer();
+      }
     }
     co_await p->timer.async_wait(kTuple);
     if (!p->done) {
@@ -178,14 +182,35 @@ class Connection {
     outbuf_.insert(0, pre);
     state_ = State::kReady;
     asio::co_spawn(ex_, reader(gen), asio::detached);
-    if (!writing_ && !outbuf_.empty()) asio::co_spawn(ex_, writer(gen), asio::detached);
+    if (!writing_ && !outbuf_.empty()) start_writer();
+  }
+
+  // Writes what deferred commands left in outbuf_ after kDeferWindow, unless an urgent
+  // command's writer takes it first. One timer per connection, armed at most once a window.
+  void flush_later() {
+    if (flush_armed_) return;
+    flush_armed_ = true;
+    flush_timer_.expires_after(kDeferWindow);
+    flush_timer_.async_wait([this, gen = gen_](const error_code& ec) {
+      flush_armed_ = false;
+      if (ec || gen != gen_) return;
+      if (state_ == State::kReady && !writing_ && !outbuf_.empty())
+        start_writer();
+    });
+  }
+
+  // writing_ is set here, not when the coroutine starts: a command queued before it runs
+  // must not start a second writer.
+  void start_writer() {
+    writing_ = true;
+    asio::co_spawn(ex_, writer(gen_), asio::detached);
   }
 
   asio::awaitable<void> writer(std::uint64_t gen) {
-    writing_ = true;
     while (!outbuf_.empty()) {
       std::string buf;  // owned by this frame: a closed connection's write may still complete
       buf.swap(outbuf_);
+      g_writes.fetch_add(1, std::memory_order_relaxed);
       auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(buf), kTuple);
       if (gen != gen_) co_return;  // closed meanwhile; close() reset writing_
       if (ec) {
@@ -254,6 +279,8 @@ class Connection {
   std::deque<std::shared_ptr<Pending>> pending_;
   std::string outbuf_;
   bool writing_ = false;
+  asio::steady_timer flush_timer_{ex_};
+  bool flush_armed_ = false;
   Clock::time_point down_until_{};
   std::string last_error_;
 };
@@ -298,10 +325,10 @@ void encode_command(const std::vector<std::string>& args, std::string& out) {
 }
 
 asio::awaitable<RespResult> resp_command_encoded(asio::any_io_executor ex, const Endpoint& ep,
-                                                 std::string encoded) {
+                                                 std::string encoded, bool deferred) {
   auto& ctx = asio::query(ex, asio::execution::context);
   auto& conn = asio::use_service<ConnectionService>(ctx).get(ex, ep);
-  co_return co_await conn.command(encoded);
+  co_return co_await conn.command(encoded, deferred);
 }
 
 asio::awaitable<RespResult> resp_command(asio::any_io_executor ex, const Endpoint& ep,
@@ -318,6 +345,7 @@ RespClientStats resp_client_stats() {
   s.timeouts = g_timeouts.load();
   s.broken = g_broken.load();
   s.commands = g_commands.load();
+  s.writes = g_writes.load();
   return s;
 }
 

@@ -61,12 +61,20 @@ boost::asio::awaitable<RespResult> resp_command(boost::asio::any_io_executor ex,
                                                 std::vector<std::string> args);
 
 // The same with the command already RESP-encoded (one command, one reply).
+//
+// `deferred`: the command is not urgent (a settlement nobody waits for): it is written with
+// the next urgent command, or after kDeferWindow when none comes. Under load a call's
+// settlement then shares a write(2) and the read of the replies with another call's
+// admission instead of costing a round trip of its own.
+inline constexpr std::chrono::milliseconds kDeferWindow{1};
 boost::asio::awaitable<RespResult> resp_command_encoded(boost::asio::any_io_executor ex,
-                                                        const Endpoint& ep, std::string encoded);
+                                                        const Endpoint& ep, std::string encoded,
+                                                        bool deferred = false);
 
 // Per-process counters of the client (all threads): connects, connect failures, timeouts.
 struct RespClientStats {
   std::uint64_t connects = 0, connect_failures = 0, timeouts = 0, broken = 0, commands = 0;
+  std::uint64_t writes = 0;  // write(2) batches: pipelined and deferred commands share them
 };
 RespClientStats resp_client_stats();
 

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <future>
 
@@ -120,6 +121,50 @@ TEST(RespClient, PipelinesManyCommandsInOrder) {
     co_return bad;
   });
   EXPECT_EQ(mismatches, 0);
+}
+
+asio::awaitable<void> incr_one(asio::any_io_executor ex, redis::Endpoint ep, std::string key,
+                               bool deferred, std::shared_ptr<std::vector<std::int64_t>> out) {
+  std::string cmd;
+  redis::encode_command({"INCRBY", key, "1"}, cmd);
+  auto r = co_await redis::resp_command_encoded(ex, ep, cmd, deferred);
+  out->push_back(r.ok ? r.value.integer : -1);
+}
+
+TEST(RespClient, DeferredCommandsRideWithTheNextUrgentOneOrGoAfterTheWindow) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  auto out = std::make_shared<std::vector<std::int64_t>>();
+  // Connect first, so that the counts below are the commands' own writes.
+  run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    co_await incr_one(ex, ep, "warm", false, out);
+    co_return 0;
+  });
+  // A deferred command alone is written after the window, not never.
+  auto w0 = redis::resp_client_stats().writes;
+  auto t0 = std::chrono::steady_clock::now();
+  run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    co_await incr_one(ex, ep, "alone", true, out);
+    co_return 0;
+  });
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, redis::kDeferWindow);
+  EXPECT_EQ(redis::resp_client_stats().writes, w0 + 1);
+  // Three deferred commands and then an urgent one: one write for the four, replies in order.
+  auto w1 = redis::resp_client_stats().writes;
+  run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    for (int i = 0; i < 3; ++i) asio::co_spawn(ex, incr_one(ex, ep, "d", true, out), asio::detached);
+    co_await incr_one(ex, ep, "u", false, out);
+    asio::steady_timer t(ex);
+    while (out->size() < 6) {
+      t.expires_after(std::chrono::milliseconds(1));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return 0;
+  });
+  EXPECT_EQ(redis::resp_client_stats().writes, w1 + 1);
+  std::vector<std::int64_t> last(out->begin() + 2, out->end());
+  std::sort(last.begin(), last.end());
+  EXPECT_EQ(last, (std::vector<std::int64_t>{1, 1, 2, 3}));  // "u" once, "d" three times
 }
 
 TEST(RedisStore, ReserveSettleMatchesLocalStore) {
