@@ -290,8 +290,11 @@ class ConnectionService : public asio::execution_context::service {
  public:
   static asio::execution_context::id id;
   explicit ConnectionService(asio::execution_context& ctx) : service(ctx) {}
+  // Connections go here, while every service still exists: their socket and timers belong to
+  // services created after this one, which are destroyed before it.
   void shutdown() override {
     for (auto& [e, c] : conns_) c->close("shutdown");
+    conns_.clear();
   }
   // A linear scan without allocation: a worker talks to one or two Redis endpoints.
   Connection& get(const asio::any_io_executor& ex, const Endpoint& ep) {
