@@ -137,6 +137,25 @@ class Run:
                 return False
         wait_for(up, 10, "redis-server")
 
+    def redis_stats(self):
+        """Redis's own counters (INFO stats): reads and writes it processed (one read can
+        carry several pipelined commands), commands."""
+        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=2) as c:
+            c.sendall(b"INFO stats\r\n")  # the reply: $<length>\r\n<text>\r\n
+            data = b""
+            while b"\r\n" not in data or len(data) < data.index(b"\r\n") + 2 + int(
+                    data[1:data.index(b"\r\n")]) + 2:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        out = {}
+        for line in data.decode(errors="replace").splitlines():
+            k, _, v = line.partition(":")
+            if k in ("total_reads_processed", "total_writes_processed", "total_commands_processed"):
+                out[k] = int(v)
+        return out
+
     def start_sluice(self, name):
         cfg = f"""
 listener: {{address: 127.0.0.1:0, admin_address: 127.0.0.1:0, workers: 1}}
@@ -195,11 +214,13 @@ log: {{access_log: false}}
         argv = ["taskset", "-c", "1", "h2load", "--h1", "-t1", "-c", str(clients), "--rps", str(per),
                 "-D", f"{seconds * 1000}ms", "--warm-up-time", "1000ms", "-d", body,
                 "--log-file", logp] + self.header_args() + [f"http://127.0.0.1:{port}{PATH}"]
+        r0 = self.redis_stats() if name == "redis" else None
         c0 = cpu_s(pid)
         t0 = time.monotonic()
         out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 90).stdout
         wall = time.monotonic() - t0
         c1 = cpu_s(pid)
+        r1 = self.redis_stats() if name == "redis" else None
         lat, bad = [], 0
         with open(logp) as f:
             for line in f:
@@ -218,7 +239,13 @@ log: {{access_log: false}}
         m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded", out)
         if m:
             total = int(m.group(4))
-        return {"offered_rps": per * clients, "requests_ok": len(lat),
+        extra = {}
+        if r0 and r1 and total:
+            # Per call: Redis reads (socket reads holding one or more commands), writes (its
+            # replies, one per read batch) and commands, over the whole run.
+            extra = {"redis_per_request": {k.replace("total_", "").replace("_processed", ""):
+                                           round((r1[k] - r0[k]) / total, 3) for k in r1 if k in r0}}
+        return {**extra, "offered_rps": per * clients, "requests_ok": len(lat),
                 "achieved_rps": round(len(lat) / seconds, 1),
                 "p50_us": pct(lat, 50), "p99_us": pct(lat, 99), "max_us": lat[-1],
                 "sluice_cpu_s": round(c1 - c0, 3), "requests_in_cpu_window": total,
