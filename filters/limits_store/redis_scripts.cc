@@ -129,11 +129,15 @@ for i = 0, n - 1 do
   local kind, key = ARGV[b], ARGV[b + 1]
   local L, v = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
   if kind == 'r' then
-    local st = redis.call('HMGET', key, 's', 't')
-    local sc, lt = tonumber(st[1] or '0'), tonumber(st[2] or '0')
-    local level = math.max(0, drained(sc, lt, L) + v * P)
-    redis.call('HSET', key, 's', s(level), 't', s(math.max(now, lt)))
-    redis.call('PEXPIRE', key, s(cdiv(level, L) + P))
+    -- v is the difference from the reservation; 0 (a request rate, or tokens as reserved)
+    -- changes nothing: the level drains the same whether or not it is rewritten now.
+    if v ~= 0 then
+      local st = redis.call('HMGET', key, 's', 't')
+      local sc, lt = tonumber(st[1] or '0'), tonumber(st[2] or '0')
+      local level = math.max(0, drained(sc, lt, L) + v * P)
+      redis.call('HSET', key, 's', s(level), 't', s(math.max(now, lt)))
+      redis.call('PEXPIRE', key, s(cdiv(level, L) + P))
+    end
   else
     local xk = key .. ':x'
     local a = redis.call('HGET', key, 'r:' .. resid)
