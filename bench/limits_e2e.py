@@ -140,20 +140,26 @@ class Run:
     def redis_stats(self):
         """Redis's own counters (INFO stats): reads and writes it processed (one read can
         carry several pipelined commands), commands."""
-        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=2) as c:
-            c.sendall(b"INFO stats\r\n")  # the reply: $<length>\r\n<text>\r\n
-            data = b""
-            while b"\r\n" not in data or len(data) < data.index(b"\r\n") + 2 + int(
-                    data[1:data.index(b"\r\n")]) + 2:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+        text = ""
+        for section in (b"stats", b"commandstats"):
+            with socket.create_connection(("127.0.0.1", self.redis_port), timeout=2) as c:
+                c.sendall(b"INFO " + section + b"\r\n")  # reply: $<length>\r\n<text>\r\n
+                data = b""
+                while b"\r\n" not in data or len(data) < data.index(b"\r\n") + 2 + int(
+                        data[1:data.index(b"\r\n")]) + 2:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            text += data.decode(errors="replace")
         out = {}
-        for line in data.decode(errors="replace").splitlines():
+        for line in text.splitlines():
             k, _, v = line.partition(":")
             if k in ("total_reads_processed", "total_writes_processed", "total_commands_processed"):
                 out[k] = int(v)
+            elif k.startswith("cmdstat_") and "calls=" in v:
+                # Commands by name, those the scripts run included (counted per redis.call).
+                out["cmd_" + k[len("cmdstat_"):]] = int(v.split("calls=")[1].split(",")[0])
         return out
 
     def start_sluice(self, name):
@@ -243,8 +249,12 @@ log: {{access_log: false}}
         if r0 and r1 and total:
             # Per call: Redis reads (socket reads holding one or more commands), writes (its
             # replies, one per read batch) and commands, over the whole run.
+            # The counters include h2load's 1 s warm-up at the same rate, which its request
+            # count does not: scale them to the measured seconds.
+            scale = seconds / (seconds + 1.0)
             extra = {"redis_per_request": {k.replace("total_", "").replace("_processed", ""):
-                                           round((r1[k] - r0[k]) / total, 3) for k in r1 if k in r0}}
+                                           round((r1[k] - r0.get(k, 0)) * scale / total, 3)
+                                           for k in r1 if r1[k] != r0.get(k, 0)}}
         return {**extra, "offered_rps": per * clients, "requests_ok": len(lat),
                 "achieved_rps": round(len(lat) / seconds, 1),
                 "p50_us": pct(lat, 50), "p99_us": pct(lat, 99), "max_us": lat[-1],
