@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,9 +66,12 @@ struct Message {
 };
 
 // Reads `topic` from the beginning until `want` messages arrived or `timeout` passed.
+// Reads `topic` from the beginning until `want` messages arrived (with `distinct`: messages
+// with `want` different ids, since at-least-once delivery may repeat some after a fault), or
+// until `timeout`.
 inline std::vector<Message> consume(const std::string& bootstraps, const std::string& topic,
                                     std::size_t want, std::chrono::milliseconds timeout = 15s,
-                                    int partitions = 0) {
+                                    int partitions = 0, bool distinct = false) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), errstr, sizeof errstr);
@@ -82,8 +86,10 @@ inline std::vector<Message> consume(const std::string& bootstraps, const std::st
   rd_kafka_assign(rk, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   std::vector<Message> out;
+  std::set<std::string> seen;
+  auto have = [&] { return distinct ? seen.size() : out.size(); };
   const auto end = std::chrono::steady_clock::now() + timeout;
-  while (out.size() < want && std::chrono::steady_clock::now() < end) {
+  while (have() < want && std::chrono::steady_clock::now() < end) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -98,6 +104,7 @@ inline std::vector<Message> consume(const std::string& bootstraps, const std::st
       if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
           rd_kafka_header_get_last(hdrs, "id", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR)
         msg.id.assign(static_cast<const char*>(v), n);
+      seen.insert(msg.id);
       out.push_back(std::move(msg));
     }
     rd_kafka_message_destroy(m);
