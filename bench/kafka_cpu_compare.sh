@@ -2,36 +2,6 @@
 # Sluice's own CPU time per request and p99 at half load, with the Kafka sink on and off
 # (issue 3 target: on/off <= 1.1 for both). See bench/kafka_cpu_compare.py for the method.
 #
-#   bench/kafka_cpu_compare.sh [--seconds N] [--rounds N] [--build DIR] [--no-build]
-set -euo pipefail
+#   bench/kafka_cpu_compare.sh [--seconds N (10)] [--rounds N (2)] [--build DIR] [--no-build]
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-seconds=10 rounds=2 build=$here/.cache/build-kafka-release do_build=1
-while [ $# -gt 0 ]; do
-  case $1 in
-    --seconds) seconds=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --build) build=$2; shift 2 ;;
-    --no-build) do_build=0; shift ;;
-    *) echo "kafka_cpu_compare.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-kafka=$here/deploy/kafka/kafka.sh
-if [ $do_build = 1 ]; then
-  [ -f "$build/CMakeCache.txt" ] || cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DSLUICE_TESTS=OFF -DSLUICE_BENCH=ON >/dev/null
-  cmake --build "$build" --target sluice sluice-mock >/dev/null
-fi
-work=$(mktemp -d /tmp/sluice-kafka-cpu-XXXXXX)
-mock_pid=""
-cleanup() {
-  [ -z "$mock_pid" ] || kill "$mock_pid" 2>/dev/null || true
-  "$kafka" stop --dir "$work/broker" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$build/mock/sluice-mock" --listen 127.0.0.1:0 --threads 1 --memory-records 0 --port-file "$work/mock.port" &
-mock_pid=$!
-for _ in $(seq 100); do [ -s "$work/mock.port" ] && break; sleep 0.05; done
-bs=$("$kafka" start --dir "$work/broker")
-python3 "$here/bench/kafka_cpu_compare.py" --build "$build" --mock-port "$(cat "$work/mock.port")" \
-  --bootstrap "$bs" --seconds "$seconds" --rounds "$rounds" --work "$work"
+exec "$here/bench/lib/kafka_harness.sh" "$here/bench/kafka_cpu_compare.py" "$@"
