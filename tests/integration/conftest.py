@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -31,6 +32,22 @@ def build_dir() -> pathlib.Path:
         if (ROOT / name / "proxy" / "sluice").exists():
             return ROOT / name
     raise RuntimeError("no build found: set SLUICE_BUILD_DIR")
+
+
+def proxy_connect(sluice, target, extra_headers=""):
+    """Sends `CONNECT target` (plus `extra_headers`, CRLF-terminated lines) to Sluice's API
+    port; returns the socket, the status code (0 when the connection closed first) and the
+    response head."""
+    s = socket.create_connection(("127.0.0.1", sluice.port), timeout=10)
+    s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{extra_headers}\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = s.recv(4096)
+        if not data:
+            break
+        head += data
+    status = int(head.split(b" ", 2)[1]) if head else 0
+    return s, status, head
 
 
 def wait_for_file(path: pathlib.Path, proc: subprocess.Popen, timeout=20.0, log=None):

@@ -11,20 +11,12 @@ import httpx2 as httpx
 import openai
 import pytest
 
+from conftest import proxy_connect
+
 ALLOW_LOOPBACK = "intercept:\n  allow_private: [127.0.0.0/8]\n"
 
 
-def connect(sluice, target):
-    s = socket.create_connection(("127.0.0.1", sluice.port), timeout=10)
-    s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        data = s.recv(4096)
-        if not data:
-            break
-        head += data
-    status = int(head.split(b" ", 2)[1]) if head else 0
-    return s, status, head
+connect = proxy_connect  # (sluice, target) -> (socket, status, head)
 
 
 @pytest.fixture

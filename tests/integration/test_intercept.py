@@ -12,7 +12,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from conftest import build_dir, default_config
+from conftest import build_dir, default_config, proxy_connect
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -87,11 +87,7 @@ def test_curl_through_https_proxy_and_filters_apply(sluice_factory, mock, sluice
 
 
 def connect(s, target):
-    raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    raw.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += raw.recv(4096)
+    raw, _, head = proxy_connect(s, target)
     assert head.startswith(b"HTTP/1.1 200"), head
     return raw
 
@@ -148,14 +144,7 @@ PROXY_USERS = """
 
 
 def connect_status(s, extra_headers=""):
-    raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    raw.sendall(f"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n{extra_headers}\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = raw.recv(4096)
-        if not chunk:
-            break
-        head += chunk
+    raw, _, head = proxy_connect(s, "api.openai.com:443", extra_headers)
     raw.close()
     return head.decode(errors="replace")
 
