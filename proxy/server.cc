@@ -13,6 +13,7 @@
 #include "proxy/admin.h"
 #include "proxy/connection.h"
 #include "proxy/log.h"
+#include "proxy/memory_release.h"
 
 namespace sluice {
 
@@ -163,6 +164,7 @@ void Server::run_worker(Worker& w) {
           w.deadlines().tick(now);
           if (now >= next_sweep) {
             w.pool().sweep();
+            if (w.id() == 0) release_free_memory();
             next_sweep = now + std::chrono::seconds(1);
           }
         }

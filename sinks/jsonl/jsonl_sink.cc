@@ -18,8 +18,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Bounds the per-batch buffer and the time one write(2) can hold up stop().
-constexpr std::size_t kChunkBytes = 1 << 20;
+// Bounds the per-batch buffer (whose capacity is kept: the process's resident memory holds
+// its high-water mark) and the time one write(2) can hold up stop(). At 128 KiB a write(2)
+// still carries ~100 records.
+constexpr std::size_t kChunkBytes = 128 << 10;
+
+// A publish that makes this many records wait wakes the writer (see the constructor).
+constexpr std::size_t kWakeBatch = 256;
 
 int open_append(const std::string& path, const char* what) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -61,10 +66,14 @@ bool JsonlSink::LogLimiter::allow() {
 JsonlSink::JsonlSink(JsonlSinkConfig config)
     : config_(std::move(config)),
       // Waking the writer on a timer rather than per record keeps publish() free of futex
-      // wake-ups; the half-full wake-up keeps bursts from overflowing between two ticks.
+      // wake-ups. A wake-up every kWakeBatch records as well bounds what waits for the writer
+      // in steady state: on a busy core a timer-woken writer can run tens of milliseconds
+      // late, and the thousands of records queued meanwhile raised the process's peak (and so
+      // its resident) memory by megabytes in one burst (bench/run.sh's RSS-growth check).
       wake_threshold_(config_.flush_interval.count() <= 0
                           ? 1
-                          : std::max<std::size_t>(1, config_.max_queue_records / 2)) {
+                          : std::clamp<std::size_t>(config_.max_queue_records / 2, 1,
+                                                    kWakeBatch)) {
   events_.path = config_.events_path;
   events_.fd = open_append(events_.path, "events_path");
   if (!config_.alerts_path.empty() && config_.alerts_path != config_.events_path) {

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include <unistd.h>
+
 #include "conf/config_loader.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
@@ -19,7 +21,8 @@ namespace {
 class ReloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = ::testing::TempDir() + "/sluice-reload-test.yaml";
+    // ctest runs each test case as its own process, two at a time: one file per process.
+    path_ = ::testing::TempDir() + "/sluice-reload-test-" + std::to_string(::getpid()) + ".yaml";
     write(config("default", "127.0.0.1:8080"));
     ConfigLoad first = load_config_file(path_);
     ASSERT_TRUE(first.errors.empty()) << first.errors.front();
