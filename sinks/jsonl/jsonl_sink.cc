@@ -24,7 +24,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kChunkBytes = 128 << 10;
 
 // A publish that makes this many records wait wakes the writer (see the constructor).
-constexpr std::size_t kWakeBatch = 256;
+constexpr std::size_t kWakeBatch = 64;
 
 int open_append(const std::string& path, const char* what) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -66,7 +66,7 @@ bool JsonlSink::LogLimiter::allow() {
 JsonlSink::JsonlSink(JsonlSinkConfig config)
     : config_(std::move(config)),
       // Waking the writer on a timer rather than per record keeps publish() free of futex
-      // wake-ups. A wake-up every kWakeBatch records as well bounds what waits for the writer
+      // wake-ups but one per kWakeBatch records. That wake-up bounds what waits for the writer
       // in steady state: on a busy core a timer-woken writer can run tens of milliseconds
       // late, and the thousands of records queued meanwhile raised the process's peak (and so
       // its resident) memory by megabytes in one burst (bench/run.sh's RSS-growth check).

@@ -9,7 +9,7 @@
 //    queue holds at most max_queue_records records, counting the batch being written; beyond
 //    that records are dropped and counted (outcome "dropped_queue_full"). A null record is
 //    ignored. After stop() has been called, records are dropped as "dropped_shutdown".
-//  * The writer wakes every flush_interval, or sooner when 256 records (or half the queue)
+//  * The writer wakes every flush_interval, or sooner when 64 records (or half the queue)
 //    wait, and writes everything queued in as few write(2) calls as possible (one per file per
 //    MiB). So records
 //    reach the kernel within about flush_interval; flush_interval == 0 wakes the writer on

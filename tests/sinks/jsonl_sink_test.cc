@@ -156,17 +156,17 @@ TEST_F(JsonlSinkTest, SmallQueueUnderLoadKeepsTheAccounting) {
   }
 }
 
-TEST_F(JsonlSinkTest, TwoHundredFiftySixWaitingRecordsWakeTheWriterBeforeItsTimer) {
+TEST_F(JsonlSinkTest, SixtyFourWaitingRecordsWakeTheWriterBeforeItsTimer) {
   // With a large queue, waiting for half of it (or for the timer, an hour here) would let
-  // megabytes of records pile up on a busy machine; 256 waiting records wake the writer.
+  // megabytes of records pile up on a busy machine; 64 waiting records wake the writer.
   JsonlSink sink(config(std::chrono::hours(1), 65536));
-  for (int i = 0; i < 255; ++i) sink.publish(event_record(0, i));
+  for (int i = 0; i < 63; ++i) sink.publish(event_record(0, i));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(sink.counters().written, 0u);
-  sink.publish(event_record(0, 255));
-  ASSERT_TRUE(wait_until([&] { return sink.counters().written == 256; }));
+  sink.publish(event_record(0, 63));
+  ASSERT_TRUE(wait_until([&] { return sink.counters().written == 64; }));
   sink.stop(Clock::now() + 10s);
-  EXPECT_EQ(read_lines(events_file()).size(), 256u);
+  EXPECT_EQ(read_lines(events_file()).size(), 64u);
 }
 
 TEST_F(JsonlSinkTest, QueueFullDropsAreCounted) {
