@@ -91,6 +91,90 @@ bool digits_at(std::string_view s, std::size_t at, std::size_t n) {
 
 bool nanp_sep(char c) { return c == ' ' || c == '.' || c == '-'; }
 
+// Leftmost starts found from a match's end (PatternSpec::start_from_end). Each function
+// reads the regex right to left; \b before a digit holds when the byte before is not a word
+// byte ([0-9A-Za-z_], Vectorscan's ASCII \w) or the text starts there.
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool word_byte(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool boundary_before(std::string_view s, std::size_t i, bool at_text_start) {
+  return i == 0 ? at_text_start : !word_byte(s[i - 1]);
+}
+// Digits immediately before s[end], at most `cap` counted.
+std::size_t digits_back(std::string_view s, std::size_t end, std::size_t cap) {
+  std::size_t k = 0;
+  while (k < cap && k < end && is_digit(s[end - 1 - k])) ++k;
+  return k;
+}
+
+// \+\d{8,15}\b: the digits before the end are all of the number.
+std::size_t plus_digits_start(std::string_view s, bool) {
+  const std::size_t n = s.size(), k = digits_back(s, n, 16);
+  return k >= 8 && k <= 15 && k < n && s[n - k - 1] == '+' ? k + 1 : 0;
+}
+
+// \b\d{1,8}(?:[ .\-]\d{1,8}){1,5}\b: digit groups separated by one separator each, walked
+// back from the end; every group is a whole digit run (a group inside a longer run has a
+// digit, neither a separator nor a boundary, before it). The leftmost group of at most six
+// with a boundary before it, and at least two groups, is the start.
+std::size_t digit_groups_start(std::string_view s, bool at_text_start) {
+  std::size_t pos = s.size(), groups = 0, best = 0;
+  while (true) {
+    const std::size_t k = digits_back(s, pos, 9);
+    if (k == 0 || k > 8) break;
+    const std::size_t gs = pos - k;
+    ++groups;
+    if (groups >= 2 && boundary_before(s, gs, at_text_start)) best = s.size() - gs;
+    if (groups == 6 || gs < 2 || !nanp_sep(s[gs - 1]) || !is_digit(s[gs - 2])) break;
+    pos = gs - 1;
+  }
+  return best;
+}
+
+// \b\d[\d \-]{10,40}\d\b: the longest span of digits, spaces and dashes (12 to 42 bytes)
+// that starts with a digit after a boundary.
+std::size_t card_start(std::string_view s, bool at_text_start) {
+  const std::size_t n = s.size();
+  std::size_t run = 0;
+  while (run < 42 && run < n) {
+    const char c = s[n - 1 - run];
+    if (!is_digit(c) && c != ' ' && c != '-') break;
+    ++run;
+  }
+  for (std::size_t len = run; len >= 12; --len) {
+    if (is_digit(s[n - len]) && boundary_before(s, n - len, at_text_start)) return len;
+  }
+  return 0;
+}
+
+// \b\d{3}<sep>\d{2}<sep>\d{4}\b with sep '-' or ' '.
+template <char Sep>
+std::size_t ssn_start(std::string_view s, bool at_text_start) {
+  const std::size_t n = s.size();
+  if (n < 11) return 0;
+  const std::size_t b = n - 11;
+  if (!digits_at(s, b, 3) || s[b + 3] != Sep || !digits_at(s, b + 4, 2) || s[b + 6] != Sep ||
+      !digits_at(s, b + 7, 4) || !boundary_before(s, b, at_text_start))
+    return 0;
+  return 11;
+}
+
+// \b(?:\d{1,3}\.){3}\d{1,3}\b: four whole digit runs of 1 to 3 joined by dots.
+std::size_t ipv4_start(std::string_view s, bool at_text_start) {
+  std::size_t pos = s.size();
+  for (int group = 0; group < 4; ++group) {
+    const std::size_t k = digits_back(s, pos, 4);
+    if (k == 0 || k > 3) return 0;
+    pos -= k;
+    if (group < 3) {
+      if (pos == 0 || s[pos - 1] != '.') return 0;
+      --pos;
+    }
+  }
+  return boundary_before(s, pos, at_text_start) ? s.size() - pos : 0;
+}
+
 // A North American number before its extension: the anchor starts with the last digit of
 // the line number, so `before` ends with the other three. Leftmost start of
 // (?:\+1[ .\-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4} ending there.
@@ -137,26 +221,30 @@ std::vector<PatternSpec> make() {
       // Personal data.
       {id(Entity::kEmail), R"(@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)", false, 320, U::kNone,
        validate_email, kEmail, email_local_part},
-      {id(Entity::kPhone), R"(\+\d{8,15}\b)", false, 16, U::kNone, validate_phone, kPhone},
+      {id(Entity::kPhone), R"(\+\d{8,15}\b)", false, 16, U::kNone, validate_phone, kPhone, nullptr,
+       nullptr, plus_digits_start},
       {id(Entity::kPhone), R"(\+\d{1,3}[ .\-]?(?:\(\d{1,5}\)[ .\-]?)?\d{1,8}(?:[ .\-]\d{1,8}){0,5}\b)",
        false, 96, U::kNone, validate_phone, kPhone},
       {id(Entity::kPhone), R"(\(\d{1,5}\)[ .\-]?\d{1,8}(?:[ .\-]\d{1,8}){0,5}\b)", false, 96, U::kNone,
        validate_phone, kPhone},
       {id(Entity::kPhone), R"(\b\d{1,8}(?:[ .\-]\d{1,8}){1,5}\b)", false, 96, U::kNone,
-       validate_phone, kPhone},
+       validate_phone, kPhone, nullptr, nullptr, digit_groups_start},
       // North American numbers with an extension ("x0135", "ext. 12"), apart: an optional
       // suffix on the general patterns costs them most of their speed.
       {id(Entity::kPhone),
        R"(\d ?(?:x|ext\.?) ?\d)", false, 40, U::kNone, validate_phone, kPhone, nanp_before_extension,
        extension_rest},
       {id(Entity::kCreditCard), R"(\b\d[\d \-]{10,40}\d\b)", false, 48, U::kNone, validate_card,
-       kCard},
+       kCard, nullptr, nullptr, card_start},
       {id(Entity::kIban),
        R"(\b[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)\b)",
        true, 48, U::kNone, validate_iban, kIban},
-      {id(Entity::kUsSsn), R"(\b\d{3}-\d{2}-\d{4}\b)", false, 11, U::kNone, validate_ssn, kSsn},
-      {id(Entity::kUsSsn), R"(\b\d{3} \d{2} \d{4}\b)", false, 11, U::kNone, validate_ssn, kSsn},
-      {id(Entity::kIpv4), R"(\b(?:\d{1,3}\.){3}\d{1,3}\b)", false, 15, U::kNone, validate_ipv4, kIp},
+      {id(Entity::kUsSsn), R"(\b\d{3}-\d{2}-\d{4}\b)", false, 11, U::kNone, validate_ssn, kSsn,
+       nullptr, nullptr, ssn_start<'-'>},
+      {id(Entity::kUsSsn), R"(\b\d{3} \d{2} \d{4}\b)", false, 11, U::kNone, validate_ssn, kSsn,
+       nullptr, nullptr, ssn_start<' '>},
+      {id(Entity::kIpv4), R"(\b(?:\d{1,3}\.){3}\d{1,3}\b)", false, 15, U::kNone, validate_ipv4, kIp,
+       nullptr, nullptr, ipv4_start},
       {id(Entity::kIpv6), R"([0-9A-Fa-f]{1,4}(?:::?[0-9A-Fa-f]{1,4}){1,7}\b)", false, 39, U::kNone,
        validate_ipv6, kIp},
       // Credentials, from each vendor's documented token format.

@@ -1,0 +1,139 @@
+// Patterns compiled without start-of-match tracking (PatternSpec::start_from_end) must report
+// exactly the candidates Vectorscan's HS_FLAG_SOM_LEFTMOST reports for them: the same
+// patterns compiled with it are the reference, on random digit-heavy text, on the benchmark
+// corpora and on hand-picked edges, whole and fed in small chunks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "filters/pii/patterns.h"
+#include "filters/pii/scanner.h"
+#include "tests/filters/pii/pii_test_util.h"
+
+namespace sluice::pii {
+namespace {
+
+using Span = std::tuple<std::uint32_t, std::uint64_t, std::uint64_t>;
+
+std::shared_ptr<const Engine> engine(bool reference) {
+  std::vector<PatternSpec> patterns = builtin_patterns();
+  if (reference)
+    for (auto& p : patterns) p.start_from_end = nullptr;
+  std::string error;
+  auto e = Engine::build(std::move(patterns), error);
+  EXPECT_NE(e, nullptr) << error;
+  return e;
+}
+
+// The candidates of the patterns that find their start from the end, for `text` fed in
+// chunks of `chunk` bytes (0: whole).
+std::vector<Span> spans(const std::shared_ptr<const Engine>& e, const std::string& text,
+                        std::size_t chunk) {
+  std::vector<bool> enabled(e->patterns().size(), false);
+  for (std::size_t i = 0; i < enabled.size(); ++i)
+    enabled[i] = builtin_patterns()[i].start_from_end != nullptr;
+  ScanStream scan(e, enabled);
+  std::string seen;  // what the scan has been fed: the redactor's held text
+  std::uint64_t base = 0;
+  scan.set_text(&seen, &base);
+  const std::size_t step = chunk == 0 ? std::max<std::size_t>(text.size(), 1) : chunk;
+  for (std::size_t i = 0; i < text.size(); i += step) {
+    std::string_view piece = std::string_view(text).substr(i, step);
+    seen.append(piece);
+    EXPECT_TRUE(scan.scan(piece));
+  }
+  EXPECT_TRUE(scan.end());
+  std::vector<Span> out;
+  for (const Candidate& c : scan.candidates()) out.emplace_back(c.pattern, c.from, c.to);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class StartFromEndTest : public ::testing::Test {
+ protected:
+  void expect_same(const std::string& text) {
+    const auto want = spans(reference_, text, 0);
+    for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
+      EXPECT_EQ(spans(fast_, text, chunk), want) << "chunk " << chunk << " text: " << text;
+    }
+  }
+  std::shared_ptr<const Engine> reference_ = engine(true);
+  std::shared_ptr<const Engine> fast_ = engine(false);
+};
+
+TEST_F(StartFromEndTest, SomePatternsUseIt) {
+  std::size_t n = 0;
+  for (const auto& p : builtin_patterns()) n += p.start_from_end != nullptr;
+  EXPECT_GE(n, 6u);
+}
+
+TEST_F(StartFromEndTest, HandPickedEdges) {
+  for (const std::string text : {
+           "+4915112345678", "call +44 20 7946 0958 now", "x+123456789012345678", "a12 34 56",
+           "12 34 56 78 90 12 34 56", "123456789 12 34", "4111 1111 1111 1111", "4111-1111-1111-1111",
+           "a4111 1111 1111 1111", "_4111111111111111", "123-45-6789", "123 45 6789",
+           "0123-45-6789", "192.168.0.1", "1192.168.0.1", "1.2.3.4.5", "x192.168.0.1", "12 345",
+           "1 2 3 4 5 6 7 8 9", "--12--34", " 12.34.56.78.90 ", "1234567890123 4567890123456",
+       }) {
+    expect_same(text);
+  }
+}
+
+TEST_F(StartFromEndTest, RandomDigitHeavyText) {
+  // Bytes the digit patterns care about, plus word bytes that break boundaries.
+  const std::string alphabet = "0123456789 .-+()x_a";
+  std::mt19937 rng(20261207);
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  std::uniform_int_distribution<std::size_t> length(1, 120);
+  for (int i = 0; i < 3000; ++i) {
+    std::string text(length(rng), ' ');
+    for (char& c : text) c = alphabet[pick(rng) % (i % 3 == 0 ? 12 : alphabet.size())];
+    const auto want = spans(reference_, text, 0);
+    ASSERT_EQ(spans(fast_, text, 0), want) << text;
+    ASSERT_EQ(spans(fast_, text, 5), want) << text;
+  }
+}
+
+TEST_F(StartFromEndTest, BenchmarkCorpora) {
+  for (const char* name : {"clean_prose.txt", "pii_dense.txt"}) {
+    std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/bench/corpora/pii/" + name);
+    ASSERT_TRUE(in) << name;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    const auto want = spans(reference_, text, 0);
+    EXPECT_GT(want.size(), 0u) << name;
+    EXPECT_EQ(spans(fast_, text, 0), want) << name;
+    EXPECT_EQ(spans(fast_, text, 4096), want) << name;
+  }
+}
+
+TEST_F(StartFromEndTest, RedactingTheDenseCorpusGivesTheSameTextForAnyChunking) {
+  // The dense corpus has JWTs and PEM blocks: after such a value the redactor resets its
+  // stream with the text before it gone, and matches reported by that reset have no text to
+  // find their start in (they are dropped, as the redactor drops every candidate there).
+  std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/bench/corpora/pii/pii_dense.txt");
+  ASSERT_TRUE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str().substr(0, 64 << 10);
+  const auto& config = *testing::default_config();
+  const auto whole = testing::redact_whole(config, text);
+  ASSERT_EQ(whole.result, TextRedactor::Result::kOk);
+  EXPECT_GT(whole.findings.size(), 100u);
+  for (std::size_t chunk : {std::size_t{16}, std::size_t{251}}) {
+    const auto chunked = testing::redact_chunks(config, text, {chunk});
+    ASSERT_EQ(chunked.result, TextRedactor::Result::kOk) << chunk;
+    EXPECT_EQ(chunked.out, whole.out) << chunk;
+    EXPECT_EQ(chunked.findings.size(), whole.findings.size()) << chunk;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::pii
