@@ -132,6 +132,59 @@ std::size_t digit_groups_start(std::string_view s, bool at_text_start) {
   return best;
 }
 
+// \(\d{1,5}\)[ .\-]? ending just before s[at]: the index of its '(', or npos.
+std::size_t area_code_before(std::string_view s, std::size_t at) {
+  std::size_t close = at;
+  if (close >= 2 && nanp_sep(s[close - 1]) && s[close - 2] == ')') --close;
+  if (close < 1 || s[close - 1] != ')') return std::string_view::npos;
+  --close;
+  const std::size_t k = digits_back(s, close, 6);
+  if (k == 0 || k > 5 || close < k + 1 || s[close - k - 1] != '(') return std::string_view::npos;
+  return close - k - 1;
+}
+
+// \(\d{1,5}\)[ .\-]?\d{1,8}(?:[ .\-]\d{1,8}){0,5}\b: digit groups as above (one to six), and
+// before the leftmost of them an area code in parentheses.
+std::size_t area_phone_start(std::string_view s, bool) {
+  std::size_t pos = s.size(), best = 0;
+  for (int groups = 1; groups <= 6; ++groups) {
+    const std::size_t k = digits_back(s, pos, 9);
+    if (k == 0 || k > 8) break;
+    const std::size_t gs = pos - k;
+    const std::size_t open = area_code_before(s, gs);
+    if (open != std::string_view::npos) best = s.size() - open;
+    if (gs < 2 || !nanp_sep(s[gs - 1]) || !is_digit(s[gs - 2])) break;
+    pos = gs - 1;
+  }
+  return best;
+}
+
+// \+\d{1,3}[ .\-]?(?:\(\d{1,5}\)[ .\-]?)?\d{1,8}(?:[ .\-]\d{1,8}){0,5}\b: digit groups, and
+// before the leftmost of them a country code after '+', which is (a) followed by an area code,
+// (b) a separate run of 1-3 digits, or (c) the start of the first group's own run (no
+// separator: the run then holds 2 to 11 digits).
+std::size_t plus_phone_start(std::string_view s, bool) {
+  std::size_t pos = s.size(), best = 0;
+  for (int groups = 1; groups <= 6; ++groups) {
+    const std::size_t k = digits_back(s, pos, 12);
+    if (k == 0) break;
+    const std::size_t gs = pos - k;
+    if (k >= 2 && k <= 11 && gs >= 1 && s[gs - 1] == '+') best = s.size() - (gs - 1);  // (c)
+    if (k > 8) break;
+    const std::size_t open = area_code_before(s, gs);
+    if (open != std::string_view::npos) {  // (a)
+      const std::size_t r = open >= 1 && nanp_sep(s[open - 1]) ? open - 1 : open;
+      const std::size_t cc = digits_back(s, r, 4);
+      if (cc >= 1 && cc <= 3 && r >= cc + 1 && s[r - cc - 1] == '+') best = s.size() - (r - cc - 1);
+    }
+    if (gs < 2 || !nanp_sep(s[gs - 1]) || !is_digit(s[gs - 2])) break;
+    const std::size_t cc = digits_back(s, gs - 1, 4);  // (b)
+    if (cc <= 3 && gs - 1 >= cc + 1 && s[gs - 2 - cc] == '+') best = s.size() - (gs - 2 - cc);
+    pos = gs - 1;
+  }
+  return best;
+}
+
 // \b\d[\d \-]{10,40}\d\b: the longest span of digits, spaces and dashes (12 to 42 bytes)
 // that starts with a digit after a boundary.
 std::size_t card_start(std::string_view s, bool at_text_start) {
@@ -224,9 +277,9 @@ std::vector<PatternSpec> make() {
       {id(Entity::kPhone), R"(\+\d{8,15}\b)", false, 16, U::kNone, validate_phone, kPhone, nullptr,
        nullptr, plus_digits_start},
       {id(Entity::kPhone), R"(\+\d{1,3}[ .\-]?(?:\(\d{1,5}\)[ .\-]?)?\d{1,8}(?:[ .\-]\d{1,8}){0,5}\b)",
-       false, 96, U::kNone, validate_phone, kPhone},
+       false, 96, U::kNone, validate_phone, kPhone, nullptr, nullptr, plus_phone_start},
       {id(Entity::kPhone), R"(\(\d{1,5}\)[ .\-]?\d{1,8}(?:[ .\-]\d{1,8}){0,5}\b)", false, 96, U::kNone,
-       validate_phone, kPhone},
+       validate_phone, kPhone, nullptr, nullptr, area_phone_start},
       {id(Entity::kPhone), R"(\b\d{1,8}(?:[ .\-]\d{1,8}){1,5}\b)", false, 96, U::kNone,
        validate_phone, kPhone, nullptr, nullptr, digit_groups_start},
       // North American numbers with an extension ("x0135", "ext. 12"), apart: an optional
