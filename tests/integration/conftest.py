@@ -146,6 +146,16 @@ class Sluice:
     def calls(self):
         return [e for e in self.events() if e.get("type") == "call"]
 
+    def wait_alerts(self, until, timeout=10.0):
+        """The alert records once until(alerts) holds. A call's alerts are published after its
+        call event, so they may reach the file one sink batch (~10 ms) after it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            alerts = [e for e in self.events() if e.get("type") == "alert"]
+            if until(alerts) or time.monotonic() >= deadline:
+                return alerts
+            time.sleep(0.05)
+
     def wait_calls(self, n, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -76,7 +76,7 @@ def test_model_denied_403_in_provider_shape(sl, mock):
     assert len(mock.requests()) == before
     evs = sl.wait_calls(3)
     assert all(e["error"]["class"] == "filter_rejected" for e in evs[-3:])
-    alerts = [e for e in sl.events() if e["type"] == "alert"]
+    alerts = sl.wait_alerts(lambda a: len(a) >= 3)
     assert len(alerts) == 3 and alerts[0]["alert_type"] == "model.denied"
     assert sl.metric('sluice_filter_events_total{filter="model_access",event="denied"}') == 3
 

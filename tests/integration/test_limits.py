@@ -313,7 +313,7 @@ def test_rejections_in_each_sdks_shape(sluice_factory, mock):
     ev = sl.wait_calls(3)
     assert ev[0]["status"] == 200 and ev[0]["filters"]["budget"]["cost_micro_usd"] == 100
     assert all(x["status"] == 429 and x["error"]["class"] == "filter_rejected" for x in ev[1:])
-    alerts = [x for x in sl.events() if x["type"] == "alert"]
+    alerts = sl.wait_alerts(lambda a: len(a) >= 2)
     assert [a["alert_type"] for a in alerts] == ["budget.exhausted", "budget.exhausted"]
 
     sl2 = sluice_factory(limits_config(mock, ratelimit=rl))

@@ -80,9 +80,11 @@ def test_prompt_redacted_before_the_provider_sees_it(sl, mock, stream):
     assert kinds[("email", "request", "redact")] == 2
     assert kinds[("credit_card", "request", "redact")] == 1
     assert EMAIL not in json.dumps(ev)
-    alerts = [e for e in sl.events() if e.get("type") == "alert"]
-    redacted = [a for a in alerts if a["alert_type"] == "pii.redacted" and a["source"] == "pii"]
-    assert {a["details"]["entity"] for a in redacted} == {"email", "credit_card"}
+    def redacted(alerts):
+        return [a for a in alerts if a["alert_type"] == "pii.redacted" and a["source"] == "pii"]
+    entities = {"email", "credit_card"}
+    alerts = sl.wait_alerts(lambda a: {x["details"]["entity"] for x in redacted(a)} >= entities)
+    assert {a["details"]["entity"] for a in redacted(alerts)} == entities
     assert all(EMAIL not in json.dumps(a) and "4111" not in json.dumps(a) for a in alerts)
 
 
@@ -229,8 +231,10 @@ def test_whole_response_block_answers_the_providers_error(sl_block):
         assert ev["filters"]["pii"]["blocked"] == "response"
         kinds = {(f["type"], f["direction"], f["action"]) for f in ev["filters"]["pii"]["findings"]}
         assert ("credit_card", "response", "block") in kinds
-    alerts = [a for a in sl_block.events() if a.get("type") == "alert" and a["alert_type"] == "pii.blocked"]
-    assert any(a["details"]["direction"] == "response" for a in alerts)
+    def blocked(alerts):
+        return [a for a in alerts
+                if a["alert_type"] == "pii.blocked" and a["details"]["direction"] == "response"]
+    assert blocked(sl_block.wait_alerts(lambda a: blocked(a)))
     # A whole answer without a blocked value still arrives, redacted where asked.
     ok = oai(sl_block).chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "x"}],
