@@ -95,7 +95,8 @@ int ScanStream::on_match(unsigned int id, unsigned long long from, unsigned long
     // The text is cut only at its start: it keeps kRetainBytes (> max_len) before what the
     // scan has not decided.
     const bool at_start = end == w;
-    const std::size_t len = p.start_from_end(std::string_view(*s->text_).substr(end - w, w), at_start);
+    const std::string_view before = std::string_view(*s->text_).substr(end - w, w);
+    const std::size_t len = p.start_from_end(before, at_start);
     if (len == 0 || len > p.max_len) return 0;
     from = to - len;
   }
