@@ -1,5 +1,7 @@
 #include "filters/pii/patterns.h"
 
+#include "filters/pii/ascii.h"
+
 namespace sluice::pii {
 namespace {
 
@@ -93,19 +95,20 @@ bool nanp_sep(char c) { return c == ' ' || c == '.' || c == '-'; }
 
 // Leftmost starts found from a match's end (PatternSpec::start_from_end). Each function
 // reads the regex right to left; \b before a digit holds when the byte before is not a word
-// byte ([0-9A-Za-z_], Vectorscan's ASCII \w) or the text starts there.
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool word_byte(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+// byte (is_word) or the text starts there.
 bool boundary_before(std::string_view s, std::size_t i, bool at_text_start) {
-  return i == 0 ? at_text_start : !word_byte(s[i - 1]);
+  return i == 0 ? at_text_start : !is_word(s[i - 1]);
 }
 // Digits immediately before s[end], at most `cap` counted.
 std::size_t digits_back(std::string_view s, std::size_t end, std::size_t cap) {
   std::size_t k = 0;
   while (k < cap && k < end && is_digit(s[end - 1 - k])) ++k;
   return k;
+}
+// Whether a digit group that starts at s[gs] has another before it: one separator, then a
+// digit (the phone patterns' (?:[ .\-]\d{1,8}) read backwards).
+bool group_before(std::string_view s, std::size_t gs) {
+  return gs >= 2 && nanp_sep(s[gs - 1]) && is_digit(s[gs - 2]);
 }
 
 // \+\d{8,15}\b: the digits before the end are all of the number.
@@ -126,7 +129,7 @@ std::size_t digit_groups_start(std::string_view s, bool at_text_start) {
     const std::size_t gs = pos - k;
     ++groups;
     if (groups >= 2 && boundary_before(s, gs, at_text_start)) best = s.size() - gs;
-    if (groups == 6 || gs < 2 || !nanp_sep(s[gs - 1]) || !is_digit(s[gs - 2])) break;
+    if (groups == 6 || !group_before(s, gs)) break;
     pos = gs - 1;
   }
   return best;
@@ -153,7 +156,7 @@ std::size_t area_phone_start(std::string_view s, bool) {
     const std::size_t gs = pos - k;
     const std::size_t open = area_code_before(s, gs);
     if (open != std::string_view::npos) best = s.size() - open;
-    if (gs < 2 || !nanp_sep(s[gs - 1]) || !is_digit(s[gs - 2])) break;
+    if (!group_before(s, gs)) break;
     pos = gs - 1;
   }
   return best;
@@ -177,7 +180,7 @@ std::size_t plus_phone_start(std::string_view s, bool) {
       const std::size_t cc = digits_back(s, r, 4);
       if (cc >= 1 && cc <= 3 && r >= cc + 1 && s[r - cc - 1] == '+') best = s.size() - (r - cc - 1);
     }
-    if (gs < 2 || !nanp_sep(s[gs - 1]) || !is_digit(s[gs - 2])) break;
+    if (!group_before(s, gs)) break;
     const std::size_t cc = digits_back(s, gs - 1, 4);  // (b)
     if (cc <= 3 && gs - 1 >= cc + 1 && s[gs - 2 - cc] == '+') best = s.size() - (gs - 2 - cc);
     pos = gs - 1;

@@ -96,9 +96,7 @@ int ScanStream::on_match(unsigned int id, unsigned long long from, unsigned long
     // scan has not decided.
     const bool at_start = end == w;
     const std::string_view before = std::string_view(*s->text_).substr(end - w, w);
-    const std::size_t len = p.start_from_end(before, at_start);
-    if (len == 0 || len > p.max_len) return 0;
-    from = to - len;
+    from = to - p.start_from_end(before, at_start);  // 0 (none): an empty match, dropped below
   }
   if (to - from > p.max_len || to == from) return 0;
   std::uint64_t f = s->base_ + from, t = s->base_ + to;

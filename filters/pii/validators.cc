@@ -6,13 +6,11 @@
 #include <cmath>
 #include <string>
 
+#include "filters/pii/ascii.h"
+
 namespace sluice::pii {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
-bool is_word(char c) { return is_alnum(c) || c == '_'; }
 char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
 
 int to_int(std::string_view d) {
