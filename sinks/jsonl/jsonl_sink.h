@@ -12,7 +12,8 @@
 //  * The writer wakes every flush_interval, or sooner when 64 records (or half the queue)
 //    wait, and writes everything queued in as few write(2) calls as possible (one per file per
 //    128 KiB). So records reach the kernel within about flush_interval; flush_interval == 0
-//    wakes the writer on every publish. Data is not fsync()ed: a machine crash can lose the last batches.
+//    wakes the writer on every publish. Data is not fsync()ed: a machine crash can lose the
+//    last batches.
 //  * Each line is one record: any CR or LF bytes in Record::json (only possible as JSON
 //    whitespace, never inside a valid JSON string) are written as spaces, so a line is always a
 //    whole record. Records of one kind keep their publish order within the file.
