@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "filters/pii/json_text.h"
+#include "filters/pii/prefilter.h"
 
 namespace sluice::pii {
 namespace {
@@ -71,33 +72,55 @@ void PiiFilter::record(const Finding& f) {
 TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d) {
   recording_ = d;
   const Policy& policy = d == Direction::kRequest ? request_policy_ : response_policy_;
-  TextRedactor r(config_->engine, policy, placeholders_, this, config_->hold_back);
+  // First every text string, decoded; then one scan over all of them (prefilter.h); then the
+  // redactor on those that may hold a finding. A string with an invalid escape is not text
+  // the provider would read as such (the JSON parser upstream rejects it): it is skipped.
+  struct Piece {
+    std::size_t begin, end;  // the JSON string token in `body`
+    std::size_t text;        // index in texts_, or kSkipped
+  };
+  constexpr std::size_t kSkipped = static_cast<std::size_t>(-1);
+  std::vector<Piece> pieces;
+  texts_.clear();
+  bool walked = for_each_text_string(body, [&](const JsonString& s) {
+    std::string_view text = s.raw;
+    if (s.raw.find('\\') != std::string_view::npos) {
+      if (!json_unescape(s.raw, decoded_)) {
+        pieces.push_back({s.begin, s.end, kSkipped});
+        return;
+      }
+      text = decoded_;
+    }
+    pieces.push_back({s.begin, s.end, texts_.add(text)});
+  });
+  texts_.mark(*config_->engine, policy.actions);
+
   struct Edit {
     std::size_t begin, end;
     std::string token;
   };
   std::vector<Edit> edits;
+  std::unique_ptr<TextRedactor> r;  // built for the first string that needs it
   TextRedactor::Result res = TextRedactor::Result::kOk;
-  std::uint64_t part = 0;
-  bool walked = for_each_text_string(body, [&](const JsonString& s) {
-    if (res != TextRedactor::Result::kOk) return;
-    part_ = part++;
-    std::string_view text = s.raw;
-    if (s.raw.find('\\') != std::string_view::npos) {
-      if (!json_unescape(s.raw, decoded_)) return;
-      text = decoded_;
-    }
-    std::uint64_t before = r.findings();
-    r.reset();
+  for (std::size_t part = 0; part < pieces.size() && res == TextRedactor::Result::kOk; ++part) {
+    const Piece& p = pieces[part];
+    if (p.text == kSkipped || !texts_.marked(p.text)) continue;
+    if (!r)
+      r = std::make_unique<TextRedactor>(config_->engine, policy, placeholders_, this,
+                                         config_->hold_back);
+    part_ = part;
+    const std::string_view text = texts_.text(p.text);
+    std::uint64_t before = r->findings();
+    r->reset();
     scratch_.clear();
-    res = r.push(text, scratch_);
-    if (res == TextRedactor::Result::kOk) res = r.finish(scratch_);
-    if (res != TextRedactor::Result::kOk || r.findings() == before || scratch_ == text) return;
-    Edit e{s.begin, s.end, "\""};
+    res = r->push(text, scratch_);
+    if (res == TextRedactor::Result::kOk) res = r->finish(scratch_);
+    if (res != TextRedactor::Result::kOk || r->findings() == before || scratch_ == text) continue;
+    Edit e{p.begin, p.end, "\""};
     json_escape_append(e.token, scratch_);
     e.token.push_back('"');
     edits.push_back(std::move(e));
-  });
+  }
   if (!walked) stats()->inc(kBodiesNotJson);
   if (res == TextRedactor::Result::kError) stats()->inc(kScanErrors);
   if (res != TextRedactor::Result::kOk || edits.empty()) return res;

@@ -1,8 +1,9 @@
 // pii filter: keeps personal data and credentials out of what the provider receives and out of
 // what the client receives, per config.h. One PiiFilter per call.
 //
-// Request: every text string of the body (json_text.h), decoded, redacted by TextRedactor and
-// spliced back by byte span; `block` answers 400 in the provider's error shape
+// Request: every text string of the body (json_text.h), decoded, checked in one pass over all
+// of them (prefilter.h) and, where that finds something, redacted by TextRedactor and spliced
+// back by byte span; `block` answers 400 in the provider's error shape
 // (invalid_request_error, code "pii_blocked") and the upstream is never called.
 // Streamed response: one TextRedactor per channel (choice / content block / tool call); text is
 // held back per redactor.h and released in the same event or, at a channel's end, in a
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "filters/pii/config.h"
+#include "filters/pii/prefilter.h"
 #include "filters/pii/redactor.h"
 #include "filters/registry.h"
 
@@ -86,6 +88,7 @@ class PiiFilter : public Filter, public FindingSink {
   bool blocked_ = false;
   std::string blocked_direction_;
   std::string scratch_, decoded_;
+  JoinedTexts texts_;
 };
 
 }  // namespace sluice::pii

@@ -127,7 +127,15 @@ TextRedactor::Result TextRedactor::scan_mode_input(std::string_view in, std::str
   // small deltas are scanned (and decided) together once kScanBatch bytes are waiting, or
   // sooner when the held text would reach the hold-back. Held text is released only after it
   // was scanned, so this delays a release by less than kScanBatch bytes and changes no output.
-  if (unscanned_ < kScanBatch && held_bytes() < hold_back_) return Result::kOk;
+  // Nor is text scanned before anything could be decided: decide() decides text up to at most
+  // `reach` bytes before the end (the hold-back, or in text with whitespace the reach of the
+  // patterns that may hold spaces), so until the text runs that far past what is decided, a
+  // scan would release nothing. An answer shorter than that is scanned once, at its end.
+  const std::uint64_t end_abs = keep_ + buf_.size();
+  const std::uint64_t reach =
+      std::min<std::uint64_t>(hold_back_, engine_->max_len_spaced() + kContextBytes);
+  if (held_bytes() < hold_back_ && (unscanned_ < kScanBatch || end_abs <= decided_ + reach))
+    return Result::kOk;
   if (!scan_pending()) return Result::kError;
   return decide(false, out, carry);
 }

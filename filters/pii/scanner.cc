@@ -1,6 +1,7 @@
 #include "filters/pii/scanner.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 
 namespace sluice::pii {
@@ -9,15 +10,35 @@ namespace {
 std::atomic<std::uint64_t> g_generation{0};
 
 // One scratch per thread, shared by every database this thread scans with: hs_alloc_scratch
-// grows it to fit. The generation check keeps the call off the per-chunk path.
+// grows it to fit and never shrinks it, so a scratch fitted for an engine stays fitted. The
+// engines it was fitted for are remembered (the last few): hs_alloc_scratch costs ~230,000
+// instructions (callgrind) even when the scratch already fits, so it must stay off the
+// per-call path also when calls alternate between engines (routes with their own pii config).
 struct ThreadScratch {
   hs_scratch_t* scratch = nullptr;
-  std::uint64_t fitted_for = 0;
+  std::array<std::uint64_t, 8> fitted{};  // generations; 0 = empty slot
+  std::size_t next = 0;
   ~ThreadScratch() {
     if (scratch) hs_free_scratch(scratch);
   }
 };
 thread_local ThreadScratch t_scratch;
+
+// A joined text changes what these mean for one of its pieces (see block_db()): \A, \z and
+// \Z, and a flag group that turns multi-line off, as in "(?-m)" or "(?i-m:".
+bool anchors_whole_text(std::string_view regex) {
+  for (std::size_t i = 0; i + 1 < regex.size(); ++i) {
+    if (regex[i] == '\\') {
+      char c = regex[i + 1];
+      if (c == 'A' || c == 'z' || c == 'Z') return true;
+      ++i;  // an escaped character, whatever it is
+    } else if (regex[i] == '(' && regex[i + 1] == '?') {
+      std::size_t j = regex.find_first_not_of("imsx", i + 2);
+      if (j != std::string_view::npos && regex[j] == '-') return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -53,20 +74,38 @@ std::shared_ptr<const Engine> Engine::build(std::vector<PatternSpec> patterns, s
     return nullptr;
   }
   hs_stream_size(e->db_, &e->stream_size_);
+
+  bool joinable = true;
+  for (const auto& p : e->patterns_) joinable = joinable && !anchors_whole_text(p.regex);
+  if (joinable) {
+    for (auto& f : flags) f = (f & HS_FLAG_CASELESS) | HS_FLAG_MULTILINE;
+    rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                          HS_MODE_BLOCK, nullptr, &e->block_db_, &err);
+    if (rc != HS_SUCCESS) {
+      // Every pattern compiled in streaming mode; a block-mode failure only costs the shortcut.
+      if (err) hs_free_compile_error(err);
+      e->block_db_ = nullptr;
+    }
+  }
   e->generation_ = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
   return e;
 }
 
 Engine::~Engine() {
   if (db_) hs_free_database(db_);
+  if (block_db_) hs_free_database(block_db_);
 }
 
 hs_scratch_t* Engine::scratch() const {
-  if (t_scratch.fitted_for != generation_ || t_scratch.scratch == nullptr) {
-    if (hs_alloc_scratch(db_, &t_scratch.scratch) != HS_SUCCESS) return nullptr;
-    t_scratch.fitted_for = generation_;
-  }
-  return t_scratch.scratch;
+  ThreadScratch& t = t_scratch;
+  if (t.scratch != nullptr &&
+      std::find(t.fitted.begin(), t.fitted.end(), generation_) != t.fitted.end())
+    return t.scratch;
+  if (hs_alloc_scratch(db_, &t.scratch) != HS_SUCCESS) return nullptr;
+  if (block_db_ && hs_alloc_scratch(block_db_, &t.scratch) != HS_SUCCESS) return nullptr;
+  t.fitted[t.next] = generation_;
+  t.next = (t.next + 1) % t.fitted.size();
+  return t.scratch;
 }
 
 ScanStream::ScanStream(std::shared_ptr<const Engine> engine, std::vector<bool> enabled)

@@ -41,14 +41,20 @@ class Engine {
   std::uint32_t max_len_spaced() const { return max_len_spaced_; }
   const hs_database_t* db() const { return db_; }
   std::size_t stream_state_bytes() const { return stream_size_; }
+  // The same patterns in block mode, reporting ends only, with ^ and $ at line breaks: a quick
+  // "could any of these texts hold a finding?" pass over many texts joined by '\n' (see
+  // prefilter.h). Null when a pattern anchors on the start or end of the whole text (\A, \z,
+  // \Z, or an inline flag group that could turn multi-line off), which joining would change.
+  const hs_database_t* block_db() const { return block_db_; }
 
-  // This thread's scratch, grown to fit this database; null only when allocation failed.
+  // This thread's scratch, grown to fit both databases; null only when allocation failed.
   hs_scratch_t* scratch() const;
 
  private:
   Engine() = default;
   std::vector<PatternSpec> patterns_;
   hs_database_t* db_ = nullptr;
+  hs_database_t* block_db_ = nullptr;
   std::uint32_t max_len_ = 0;
   std::uint32_t max_len_spaced_ = 0;
   std::size_t stream_size_ = 0;

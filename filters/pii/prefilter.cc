@@ -1,0 +1,55 @@
+#include "filters/pii/prefilter.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace sluice::pii {
+
+void JoinedTexts::clear() {
+  joined_.clear();
+  ends_.clear();
+  marked_.clear();
+}
+
+std::size_t JoinedTexts::add(std::string_view text) {
+  joined_.append(text);
+  ends_.push_back(joined_.size());
+  joined_.push_back('\n');
+  return ends_.size() - 1;
+}
+
+std::string_view JoinedTexts::text(std::size_t i) const {
+  std::size_t begin = i == 0 ? 0 : ends_[i - 1] + 1;
+  return std::string_view(joined_).substr(begin, ends_[i] - begin);
+}
+
+int JoinedTexts::on_match(unsigned int id, unsigned long long, unsigned long long to,
+                          unsigned int, void* self) {
+  auto* t = static_cast<JoinedTexts*>(self);
+  const std::size_t entity = t->engine_->patterns()[id].entity;
+  if (entity >= t->actions_->size() || (*t->actions_)[entity] == Action::kOff) return 0;
+  // The text holding the match's last byte: the first whose end is at or after it (a match
+  // whose last byte is a text's '\n' marks that text, needlessly but harmlessly).
+  const std::size_t i = static_cast<std::size_t>(
+      std::lower_bound(t->ends_.begin(), t->ends_.end(), static_cast<std::size_t>(to) - 1) -
+      t->ends_.begin());
+  if (i < t->marked_.size()) t->marked_[i] = 1;
+  return 0;
+}
+
+void JoinedTexts::mark(const Engine& engine, const std::vector<Action>& actions) {
+  marked_.assign(ends_.size(), 0);
+  if (ends_.empty()) return;
+  hs_scratch_t* scratch = engine.scratch();
+  if (!engine.block_db() || !scratch || joined_.size() > UINT_MAX) {
+    marked_.assign(ends_.size(), 1);
+    return;
+  }
+  engine_ = &engine;
+  actions_ = &actions;
+  if (hs_scan(engine.block_db(), joined_.data(), static_cast<unsigned>(joined_.size()), 0, scratch,
+              on_match, this) != HS_SUCCESS)
+    marked_.assign(ends_.size(), 1);  // the redactor will scan, and report a failure itself
+}
+
+}  // namespace sluice::pii
