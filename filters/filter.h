@@ -72,6 +72,9 @@ struct ResponseEvent {
   std::vector<TextDelta> deltas;    // decoded text in this event (empty for most non-text events)
   std::vector<Channel> closing;     // channels that end with this event (finish/stop/done)
   bool terminal = false;            // the stream's last event ([DONE], message_stop, ...)
+  // The event carries nothing a client needs besides `deltas` (no role, tool call ids, finish,
+  // usage, sequence number): a filter that empties every delta may drop it.
+  bool only_text = false;
 
   // Filter outputs.
   bool drop = false;                     // remove the event from the stream

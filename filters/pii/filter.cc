@@ -75,13 +75,11 @@ TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d) {
   // First every text string, decoded; then one scan over all of them (prefilter.h); then the
   // redactor on those that may hold a finding. A string with an invalid escape is not text
   // the provider would read as such (the JSON parser upstream rejects it): it is skipped.
-  struct Piece {
-    std::size_t begin, end;  // the JSON string token in `body`
-    std::size_t text;        // index in texts_, or kSkipped
-  };
   constexpr std::size_t kSkipped = static_cast<std::size_t>(-1);
-  std::vector<Piece> pieces;
+  std::vector<Piece>& pieces = pieces_;
+  pieces.clear();
   texts_.clear();
+  texts_.reserve(body.size());
   bool walked = for_each_text_string(body, [&](const JsonString& s) {
     std::string_view text = s.raw;
     if (s.raw.find('\\') != std::string_view::npos) {
@@ -111,7 +109,7 @@ TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d) {
     part_ = part;
     const std::string_view text = texts_.text(p.text);
     std::uint64_t before = r->findings();
-    r->reset();
+    r->reset(/*may_match=*/true);
     scratch_.clear();
     res = r->push(text, scratch_);
     if (res == TextRedactor::Result::kOk) res = r->finish(scratch_);
@@ -264,6 +262,12 @@ FilterStatus PiiFilter::on_response_event(StreamContext& ctx, ResponseEvent& ev,
       }
     }
   }
+  // An event that carried only text, all of it held back, is left out rather than sent with
+  // empty text: the text goes out in a later event either way.
+  if (ev.only_text && !ev.terminal && !end_stream && ev.closing.empty() &&
+      std::all_of(ev.deltas.begin(), ev.deltas.end(),
+                  [](const TextDelta& d) { return d.modified && d.text.empty(); }))
+    ev.drop = true;
   return FilterStatus::kContinue;
 }
 

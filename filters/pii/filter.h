@@ -62,6 +62,10 @@ class PiiFilter : public Filter, public FindingSink {
     Channel channel;
     std::unique_ptr<TextRedactor> redactor;
   };
+  struct Piece {  // a text string of a JSON body (redact_json)
+    std::size_t begin, end;  // its token in the body
+    std::size_t text;        // its index in texts_, or -1: skipped (an invalid escape)
+  };
   struct Group {  // findings of one type, direction and action
     std::uint32_t entity;
     Direction direction;
@@ -89,6 +93,7 @@ class PiiFilter : public Filter, public FindingSink {
   std::string blocked_direction_;
   std::string scratch_, decoded_;
   JoinedTexts texts_;
+  std::vector<Piece> pieces_;
 };
 
 }  // namespace sluice::pii

@@ -1,5 +1,7 @@
 #include "filters/pii/json_text.h"
 
+#include <boost/container/small_vector.hpp>
+
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -8,15 +10,22 @@
 namespace sluice::pii {
 namespace {
 
-// Keys whose string values are structure or opaque tokens, never text a person wrote.
+// Keys whose string values are structure or opaque tokens, never text a person wrote. Every
+// string value of a body is checked, so the list is searched by length first.
 bool skipped_key(std::string_view k) {
   static constexpr std::array<std::string_view, 22> kKeys = {
       "model", "role", "type", "id", "tool_call_id", "call_id", "tool_use_id",
       "previous_response_id", "object", "finish_reason", "stop_reason", "status", "media_type",
       "detail", "format", "encoding_format", "service_tier", "reasoning_effort", "tool_choice",
       "signature", "encrypted_content", "voice"};
+  static constexpr std::uint32_t kLengths = [] {
+    std::uint32_t m = 0;
+    for (auto s : kKeys) m |= 1u << s.size();
+    return m;
+  }();
+  if (k.size() >= 32 || (kLengths >> k.size() & 1u) == 0) return false;
   for (auto s : kKeys)
-    if (s == k) return true;
+    if (s.size() == k.size() && std::memcmp(s.data(), k.data(), k.size()) == 0) return true;
   return false;
 }
 
@@ -85,7 +94,7 @@ bool for_each_text_string(std::string_view s, const std::function<void(const Jso
     bool object;
     std::string_view key;  // object: the current member's key; array: the key holding it
   };
-  std::vector<Frame> stack;
+  boost::container::small_vector<Frame, 16> stack;  // deeper bodies spill to the heap
   bool expect_key = false;
   std::size_t i = 0;
   while (i < s.size()) {

@@ -5,10 +5,45 @@
 
 namespace sluice::pii {
 
+namespace {
+
+struct AnyMatch {
+  const Engine* engine;
+  const std::vector<Action>* actions;
+  bool found = false;
+};
+
+int on_any_match(unsigned int id, unsigned long long, unsigned long long, unsigned int,
+                 void* ctx) {
+  auto* m = static_cast<AnyMatch*>(ctx);
+  const std::size_t entity = m->engine->patterns()[id].entity;
+  if (entity >= m->actions->size() || (*m->actions)[entity] == Action::kOff) return 0;
+  m->found = true;
+  return 1;  // stop the scan
+}
+
+}  // namespace
+
+bool may_hold_finding(const Engine& engine, std::string_view text,
+                      const std::vector<Action>& actions) {
+  if (text.empty()) return false;
+  hs_scratch_t* scratch = engine.scratch();
+  if (!engine.block_db() || !scratch || text.size() > UINT_MAX) return true;
+  AnyMatch m{&engine, &actions};
+  hs_error_t rc = hs_scan(engine.block_db(), text.data(), static_cast<unsigned>(text.size()), 0,
+                          scratch, on_any_match, &m);
+  return m.found || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED);
+}
+
 void JoinedTexts::clear() {
   joined_.clear();
   ends_.clear();
   marked_.clear();
+}
+
+void JoinedTexts::reserve(std::size_t bytes) {
+  joined_.reserve(bytes);
+  ends_.reserve(16);
 }
 
 std::size_t JoinedTexts::add(std::string_view text) {

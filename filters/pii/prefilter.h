@@ -24,9 +24,15 @@
 
 namespace sluice::pii {
 
+// For one text: false when no pattern whose entity `actions` does not turn off can match in
+// `text` alone, by the same one-call block-mode scan (true when it cannot tell).
+bool may_hold_finding(const Engine& engine, std::string_view text,
+                      const std::vector<Action>& actions);
+
 class JoinedTexts {
  public:
   void clear();
+  void reserve(std::size_t bytes);  // of text, all told
   // Appends a text (decoded, as the redactor will see it); returns its index.
   std::size_t add(std::string_view text);
   std::size_t size() const { return ends_.size(); }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "filters/pii/prefilter.h"
+
 namespace sluice::pii {
 namespace {
 
@@ -29,9 +31,10 @@ TextRedactor::TextRedactor(std::shared_ptr<const Engine> engine, const Policy& p
   scan_.set_text(&buf_, &keep_);
 }
 
-void TextRedactor::reset() {
+void TextRedactor::reset(bool may_match) {
   restart_at(0);
   result_ = Result::kOk;
+  quick_check_ = !may_match;
 }
 
 void TextRedactor::restart_at(std::uint64_t pos) {
@@ -41,6 +44,8 @@ void TextRedactor::restart_at(std::uint64_t pos) {
   buf_.clear();
   keep_ = base_ = decided_ = last_end_ = pos;
   unscanned_ = 0;
+  scanned_ = false;
+  quick_check_ = true;
   pool_.clear();
   picked_.clear();
 }
@@ -105,6 +110,16 @@ TextRedactor::Result TextRedactor::push_slice(std::string_view text, std::string
 
 TextRedactor::Result TextRedactor::finish(std::string& out) {
   if (result_ != Result::kOk) return result_;
+  // A text that ends before any of it was scanned (a short answer, one request string) is
+  // all held: when one block-mode call finds no possible match in it, it is released as it
+  // is, without opening a stream. (Held from the text's start: nothing was decided, selected
+  // or released since restart_at.)
+  if (mode_ == Mode::kScan && !scanned_ && quick_check_ &&
+      !may_hold_finding(*engine_, text(base_, keep_ + buf_.size()), policy_.actions)) {
+    release_to(keep_ + buf_.size(), out);
+    unscanned_ = 0;
+    return Result::kOk;
+  }
   std::string carry, cur;
   while (true) {
     if (mode_ != Mode::kScan) return Result::kOk;  // the value ran to the end: all suppressed
@@ -142,6 +157,7 @@ TextRedactor::Result TextRedactor::scan_mode_input(std::string_view in, std::str
 
 bool TextRedactor::scan_pending() {
   if (unscanned_ == 0) return true;
+  scanned_ = true;
   const std::uint64_t end = keep_ + buf_.size();
   const bool ok = scan_.scan(text(end - unscanned_, end));
   unscanned_ = 0;

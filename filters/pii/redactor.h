@@ -57,10 +57,13 @@ class TextRedactor {
   // Appends to `out` whatever can be released. After kBlocked or kError the redactor ignores
   // further input; kError means the scanner failed (the caller must not pass text unchecked).
   Result push(std::string_view text, std::string& out);
-  // End of the text: releases everything still held (redacted).
+  // End of the text: releases everything still held (redacted). A text none of which was
+  // scanned yet (shorter than the hold-back) is first checked in one block-mode call
+  // (prefilter.h); when nothing can match, it goes out as it is, without a stream.
   Result finish(std::string& out);
-  // Starts a new, independent text (same call, same placeholders).
-  void reset();
+  // Starts a new, independent text (same call, same placeholders). `may_match`: the caller
+  // already knows that a pattern may match in it (prefilter.h), so finish() does not check.
+  void reset(bool may_match = false);
 
   std::size_t held_bytes() const { return buf_.size() - (base_ - keep_); }
   bool blocked() const { return result_ == Result::kBlocked; }
@@ -113,6 +116,8 @@ class TextRedactor {
   std::uint64_t keep_ = 0;
   std::uint64_t base_ = 0;    // first held (unreleased) byte
   std::size_t unscanned_ = 0; // the last bytes of buf_, not yet given to the scanner
+  bool scanned_ = false;      // some of this text (since the last restart) was scanned
+  bool quick_check_ = true;   // finish() may first check an unscanned text in one call
   static constexpr std::size_t kScanBatch = 32;
   std::uint64_t decided_ = 0; // candidates starting before this have been validated
   std::uint64_t last_end_ = 0;

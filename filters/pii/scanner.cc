@@ -110,9 +110,7 @@ hs_scratch_t* Engine::scratch() const {
 
 ScanStream::ScanStream(std::shared_ptr<const Engine> engine, std::vector<bool> enabled)
     : engine_(std::move(engine)), enabled_(std::move(enabled)),
-      last_(engine_->patterns().size(), -1) {
-  hs_open_stream(engine_->db(), 0, &stream_);
-}
+      last_(engine_->patterns().size(), -1) {}
 
 ScanStream::~ScanStream() {
   if (stream_) hs_close_stream(stream_, engine_->scratch(), nullptr, nullptr);
@@ -159,8 +157,10 @@ int ScanStream::on_match(unsigned int id, unsigned long long from, unsigned long
 }
 
 bool ScanStream::scan(std::string_view data) {
-  if (data.empty()) return stream_ != nullptr;
+  if (data.empty()) return true;
   hs_scratch_t* scratch = engine_->scratch();
+  // Opened on the first bytes: many texts are decided without a stream (TextRedactor::finish).
+  if (!stream_ && hs_open_stream(engine_->db(), 0, &stream_) != HS_SUCCESS) stream_ = nullptr;
   if (!stream_ || !scratch) return false;
   // Vectorscan takes at most 4 GiB per call; SSE events and request strings are far smaller
   // (bounded by the proxy's body and event caps), but a loop costs nothing.
@@ -175,7 +175,7 @@ bool ScanStream::scan(std::string_view data) {
 }
 
 bool ScanStream::restart(std::uint64_t base) {
-  if (fed_ == 0 && stream_) {
+  if (fed_ == 0) {
     // Nothing was fed since the last reset: no match can end here and the state is fresh
     // (a request body's strings are each ended and then reset).
     base_ = base;

@@ -176,6 +176,7 @@ void StreamAdapter::inspect_anthropic(const SseBlock& block, ResponseEvent& even
       const Channel ch{e.text_kind, 0, index};
       event.deltas.push_back(TextDelta{ch, std::string(e.text.text), false});
       spans_.push_back({e.text.begin, e.text.end, ch});
+      event.only_text = !e.usage.any() && !e.error;
     }
   } else if (type == "content_block_stop") {
     const Channel::Kind kind = state != nullptr ? state->kind : Channel::Kind::kText;

@@ -43,6 +43,7 @@ struct ChatChunk {
   bool usage_object = false;
   TokenUsage usage;
   bool error = false;
+  bool extra = false;  // something besides text deltas and per-chunk metadata (ResponseEvent::only_text)
 
   void clear() {
     id = model = {};
@@ -50,7 +51,7 @@ struct ChatChunk {
     deltas.clear();
     finishes.clear();
     choices.clear();
-    has_usage_member = usage_object = error = false;
+    has_usage_member = usage_object = error = extra = false;
     usage = TokenUsage{};
   }
 };
@@ -99,7 +100,8 @@ bool read_tool_calls(od::value v, const char* base, std::vector<ChatDelta>& out)
   return true;
 }
 
-bool read_delta(od::value v, const char* base, std::vector<ChatDelta>& out) {
+bool read_delta(od::value v, const char* base, ChatChunk& c) {
+  std::vector<ChatDelta>& out = c.deltas;
   od::object delta;
   if (v.get_object().get(delta)) return true;  // null
   for (auto r : delta) {
@@ -115,7 +117,10 @@ bool read_delta(od::value v, const char* base, std::vector<ChatDelta>& out) {
       if (!read_string_token(f.value(), base, t)) return false;
       if (t.present) out.push_back({Channel{Channel::Kind::kReasoning}, t});
     } else if (key == "tool_calls") {
+      c.extra = true;  // ids, names, types
       if (!read_tool_calls(f.value(), base, out)) return false;
+    } else {
+      c.extra = true;  // role, refusal, ...
     }
   }
   return true;
@@ -134,13 +139,17 @@ bool read_choice(od::value v, std::int32_t position, const char* base, ChatChunk
     if (key == "index") {
       if (!read_int(f.value(), index)) return false;
     } else if (key == "delta") {
-      if (!read_delta(f.value(), base, c.deltas)) return false;
+      if (!read_delta(f.value(), base, c)) return false;
     } else if (key == "text") {  // legacy completions chunks
       StringToken t;
       if (!read_string_token(f.value(), base, t)) return false;
       if (t.present) c.deltas.push_back({Channel{}, t});
     } else if (key == "finish_reason") {
       if (!read_string(f.value(), finish)) return false;
+      if (!finish.empty()) c.extra = true;
+    } else {
+      od::value other = f.value();
+      if (!value_is_null(other)) c.extra = true;  // logprobs, ...
     }
   }
   const std::int32_t idx = clamp_index(index);
@@ -187,6 +196,9 @@ bool read_chunk(od::document& doc, const char* base, std::string_view data, Chat
       ok = read_int(v, c.created);
     } else if (key == "error") {
       c.error = !value_is_null(v);
+    } else if (key != "object" && key != "system_fingerprint" && key != "service_tier" &&
+               key != "obfuscation" && !value_is_null(v)) {
+      c.extra = true;
     }
     if (!ok) return false;
   }
@@ -214,6 +226,7 @@ void StreamAdapter::inspect_chat(const SseBlock& block, ResponseEvent& event, bo
     facts_.is_error = true;
     event.terminal = saw_terminal_ = true;
   }
+  event.only_text = !c.deltas.empty() && !c.extra && !c.error && !c.usage_object;
 
   for (const ChatDelta& d : c.deltas) {
     count_text(d.token.text.size());

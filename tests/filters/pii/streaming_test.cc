@@ -106,6 +106,15 @@ TEST(PiiStreaming, ExpectedRedactions) {
             "Bearer [JWT_1] then [EMAIL_1]");
   EXPECT_EQ(redact_chunks(*c, "Unterminated " + kPem.substr(0, 60), {5}).out,
             "Unterminated [PRIVATE_KEY_1]");
+  // Short texts, and the short rest after a suppressed value, are decided at finish() by one
+  // block-mode check when nothing of them was scanned yet.
+  for (std::vector<std::size_t> sizes : {std::vector<std::size_t>{}, {1}, {7}}) {
+    EXPECT_EQ(redact_chunks(*c, "Bearer " + kJwt + " and then words", sizes).out,
+              "Bearer [JWT_1] and then words");
+    EXPECT_EQ(redact_chunks(*c, "Bearer " + kJwt + " and 10.1.2.3", sizes).out,
+              "Bearer [JWT_1] and [IP_ADDRESS_1]");
+    EXPECT_EQ(redact_chunks(*c, "plain words", sizes).out, "plain words");
+  }
 }
 
 TEST(PiiStreaming, HoldBackIsReleasedAsSoonAsNoMatchCanCoverIt) {
@@ -369,6 +378,35 @@ TEST(PiiStreamingProxy, UpstreamReadsSplitAnywhereIncludingInsideEscapes) {
       }
     }
   }
+}
+
+TEST(PiiStreamingProxy, EventsWhoseTextIsAllHeldAreLeftOut) {
+  // A short answer is held whole until its end: its text-only events would go out with empty
+  // text, so they are dropped; tool-call events keep their ids and names, so they stay.
+  auto c = default_config();
+  const std::string text = "A short answer, with nothing personal in it.";
+  const std::size_t n = pieces(text).size();
+  auto count = [](const std::string& bytes, std::string_view what) {
+    std::size_t k = 0;
+    for (std::size_t i = bytes.find(what); i != std::string::npos; i = bytes.find(what, i + 1)) ++k;
+    return k;
+  };
+  for (int kind : {0, 2}) {
+    const ApiKind api = kind == 2 ? ApiKind::kMessages : ApiKind::kChatCompletions;
+    const Provider provider = kind == 2 ? Provider::kAnthropic : Provider::kOpenAI;
+    const std::string up = kind == 2 ? anthropic_stream(text) : chat_stream(text, false);
+    ProxyRun run = run_proxy(c, api, provider, up, 100000);
+    EXPECT_EQ(client_text(api, provider, run.client, nullptr), text);
+    const std::string_view event = kind == 2 ? "content_block_delta\ndata" : "\"delta\":{\"content\"";
+    EXPECT_EQ(count(up, event), n);
+    EXPECT_EQ(count(run.client, event), 1u) << run.client;  // the text, released at the end
+    const std::string_view emptied = kind == 2 ? "text_delta\",\"text\":\"\"" : "\"content\":\"\"";
+    EXPECT_EQ(count(run.client, emptied), 0u) << run.client;
+  }
+  ProxyRun tool = run_proxy(c, ApiKind::kChatCompletions, Provider::kOpenAI,
+                            chat_stream(text, true), 100000);
+  EXPECT_EQ(count(tool.client, "tool_calls\":[{"), n + 1);
+  EXPECT_EQ(client_text(ApiKind::kChatCompletions, Provider::kOpenAI, tool.client, nullptr), text);
 }
 
 TEST(PiiStreamingProxy, BlockEndsTheStreamWithTheProvidersErrorBeforeTheValue) {

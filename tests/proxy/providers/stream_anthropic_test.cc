@@ -114,6 +114,11 @@ TEST(AnthropicStream, DeltasPerBlockKindAndClosing) {
   EXPECT_EQ(r.events[9].deltas[0].text, "{\"q\": 1");
   EXPECT_EQ(r.events[10].closing, std::vector<Channel>{(Channel{Kind::kToolArguments, 0, 2, -1})});
   EXPECT_EQ(a.streamed_text_bytes(), 6 + 5 + 7);
+  // Only the text deltas carry nothing else (a filter may drop them once emptied).
+  std::vector<bool> only;
+  for (const auto& ev : r.events) only.push_back(ev.only_text);
+  EXPECT_EQ(only, (std::vector<bool>{false, false, true, false, false, false, true, false, false,
+                                     true, false}));
 }
 
 TEST(AnthropicStream, RenderModifiedDelta) {

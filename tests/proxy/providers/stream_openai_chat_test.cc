@@ -225,6 +225,25 @@ TEST(ChatStream, EmitBeforeAndDrop) {
   EXPECT_EQ(out.blocks()[1].raw, chunk(R"({"content":"!"})"));
 }
 
+TEST(ChatStream, OnlyTextMarksChunksThatCarryNothingButText) {
+  StreamAdapter a = chat(true, true);
+  SseText s(chat_stream(true) +
+            data_event(R"({"id":"a","x":1,"choices":[{"index":0,"delta":{"content":"x"}}]})") +
+            chunk(R"({"content":"y","refusal":"no"})") +
+            chunk(R"({"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]})") +
+            data_event(R"({"id":"a","choices":[{"index":0,"delta":{"content":"z"},)"
+                       R"("logprobs":{"content":[]}}]})") +
+            data_event(R"({"id":"a","choices":[{"index":0,"delta":{"content":"w"}}],)"
+                       R"("obfuscation":"abc"})"));
+  auto r = run_stream(a, s);
+  std::vector<bool> only;
+  for (const auto& ev : r.events) only.push_back(ev.only_text);
+  // role chunk, "Hello", " world", finish, usage, [DONE], unknown member, refusal, tool call,
+  // logprobs, obfuscation padding
+  EXPECT_EQ(only, (std::vector<bool>{false, true, true, false, false, false, false, false, false,
+                                     false, true}));
+}
+
 TEST(ChatStream, RenderTextCopiesStreamIdentity) {
   StreamAdapter a = chat(false, true);
   SseText s(chunk(R"({"content":"x"})"));
