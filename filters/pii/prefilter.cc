@@ -37,25 +37,35 @@ bool may_hold_finding(const Engine& engine, std::string_view text,
 
 void JoinedTexts::clear() {
   joined_.clear();
+  long_.clear();
+  texts_.clear();
   ends_.clear();
+  ids_.clear();
   marked_.clear();
 }
 
 void JoinedTexts::reserve(std::size_t bytes) {
   joined_.reserve(bytes);
-  ends_.reserve(16);
+  texts_.reserve(16);
 }
 
 std::size_t JoinedTexts::add(std::string_view text) {
-  joined_.append(text);
-  ends_.push_back(joined_.size());
-  joined_.push_back('\n');
-  return ends_.size() - 1;
+  if (text.size() > kMaxChecked) {
+    texts_.push_back({true, long_.size(), long_.size() + text.size()});
+    long_.append(text);
+  } else {
+    texts_.push_back({false, joined_.size(), joined_.size() + text.size()});
+    joined_.append(text);
+    ends_.push_back(joined_.size());
+    ids_.push_back(texts_.size() - 1);
+    joined_.push_back('\n');
+  }
+  return texts_.size() - 1;
 }
 
 std::string_view JoinedTexts::text(std::size_t i) const {
-  std::size_t begin = i == 0 ? 0 : ends_[i - 1] + 1;
-  return std::string_view(joined_).substr(begin, ends_[i] - begin);
+  const Entry& e = texts_[i];
+  return std::string_view(e.is_long ? long_ : joined_).substr(e.begin, e.end - e.begin);
 }
 
 int JoinedTexts::on_match(unsigned int id, unsigned long long, unsigned long long to,
@@ -65,26 +75,27 @@ int JoinedTexts::on_match(unsigned int id, unsigned long long, unsigned long lon
   if (entity >= t->actions_->size() || (*t->actions_)[entity] == Action::kOff) return 0;
   // The text holding the match's last byte: the first whose end is at or after it (a match
   // whose last byte is a text's '\n' marks that text, needlessly but harmlessly).
-  const std::size_t i = static_cast<std::size_t>(
+  const std::size_t k = static_cast<std::size_t>(
       std::lower_bound(t->ends_.begin(), t->ends_.end(), static_cast<std::size_t>(to) - 1) -
       t->ends_.begin());
-  if (i < t->marked_.size()) t->marked_[i] = 1;
+  if (k < t->ids_.size()) t->marked_[t->ids_[k]] = 1;
   return 0;
 }
 
 void JoinedTexts::mark(const Engine& engine, const std::vector<Action>& actions) {
-  marked_.assign(ends_.size(), 0);
+  marked_.assign(texts_.size(), 0);
+  for (std::size_t i = 0; i < texts_.size(); ++i) marked_[i] = texts_[i].is_long;
   if (ends_.empty()) return;
   hs_scratch_t* scratch = engine.scratch();
   if (!engine.block_db() || !scratch || joined_.size() > UINT_MAX) {
-    marked_.assign(ends_.size(), 1);
+    marked_.assign(texts_.size(), 1);
     return;
   }
   engine_ = &engine;
   actions_ = &actions;
   if (hs_scan(engine.block_db(), joined_.data(), static_cast<unsigned>(joined_.size()), 0, scratch,
               on_match, this) != HS_SUCCESS)
-    marked_.assign(ends_.size(), 1);  // the redactor will scan, and report a failure itself
+    marked_.assign(texts_.size(), 1);  // the redactor will scan, and report a failure itself
 }
 
 }  // namespace sluice::pii

@@ -43,6 +43,13 @@ TEST(PrefilterTest, MarksTheTextsThatHoldAValue) {
             (std::vector<bool>{false, true, false, true, false}));
 }
 
+TEST(PrefilterTest, LongTextsAreLeftToTheRedactor) {
+  const auto& c = *testing::default_config();
+  const std::string prose(JoinedTexts::kMaxChecked + 1, 'a');
+  EXPECT_EQ(marks(c, {"short", prose, "ana@example.org", prose.substr(1), "x"}),
+            (std::vector<bool>{false, true, true, false, false}));
+}
+
 TEST(PrefilterTest, ValuesAtTheEdgesOfATextAreFound) {
   // Word boundaries at a text's start and end see the '\n' that joins the texts.
   const auto& c = *testing::default_config();
