@@ -11,22 +11,25 @@ namespace sluice::pii {
 namespace {
 
 // Keys whose string values are structure or opaque tokens, never text a person wrote. Every
-// string value of a body is checked, so the list is searched by length first.
+// string value of a body is checked, so this is a switch on the length, not a list search.
 bool skipped_key(std::string_view k) {
-  static constexpr std::array<std::string_view, 22> kKeys = {
-      "model", "role", "type", "id", "tool_call_id", "call_id", "tool_use_id",
-      "previous_response_id", "object", "finish_reason", "stop_reason", "status", "media_type",
-      "detail", "format", "encoding_format", "service_tier", "reasoning_effort", "tool_choice",
-      "signature", "encrypted_content", "voice"};
-  static constexpr std::uint32_t kLengths = [] {
-    std::uint32_t m = 0;
-    for (auto s : kKeys) m |= 1u << s.size();
-    return m;
-  }();
-  if (k.size() >= 32 || (kLengths >> k.size() & 1u) == 0) return false;
-  for (auto s : kKeys)
-    if (s.size() == k.size() && std::memcmp(s.data(), k.data(), k.size()) == 0) return true;
-  return false;
+  switch (k.size()) {
+    case 2: return k == "id";
+    case 4: return k == "role" || k == "type";
+    case 5: return k == "model" || k == "voice";
+    case 6: return k == "object" || k == "status" || k == "detail" || k == "format";
+    case 7: return k == "call_id";
+    case 9: return k == "signature";
+    case 10: return k == "media_type";
+    case 11: return k == "tool_use_id" || k == "stop_reason" || k == "tool_choice";
+    case 12: return k == "tool_call_id" || k == "service_tier";
+    case 13: return k == "finish_reason";
+    case 15: return k == "encoding_format";
+    case 16: return k == "reasoning_effort";
+    case 17: return k == "encrypted_content";
+    case 20: return k == "previous_response_id";
+    default: return false;
+  }
 }
 
 // Inline binary: data: URLs anywhere, and long base64 under "data"/"file_data" (Anthropic image
@@ -46,13 +49,21 @@ std::size_t string_end(std::string_view s, std::size_t open) {
   while (true) {
     const void* q = std::memchr(s.data() + i, '"', s.size() - i);
     if (!q) return std::string_view::npos;
-    std::size_t j = static_cast<const char*>(q) - s.data();
+    std::size_t j = static_cast<std::size_t>(static_cast<const char*>(q) - s.data());
     std::size_t bs = 0;
     while (j - bs > open + 1 && s[j - bs - 1] == '\\') ++bs;
     if (bs % 2 == 0) return j;
     i = j + 1;
   }
 }
+
+// The bytes the walk stops at outside strings; everything else (numbers, literals,
+// whitespace) is stepped over.
+constexpr std::array<bool, 256> kStops = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : std::string_view("{}[],:\"")) t[c] = true;
+  return t;
+}();
 
 int hex4(std::string_view s, std::size_t i) {
   if (i + 4 > s.size()) return -1;
@@ -97,8 +108,10 @@ bool for_each_text_string(std::string_view s, const std::function<void(const Jso
   boost::container::small_vector<Frame, 16> stack;  // deeper bodies spill to the heap
   bool expect_key = false;
   std::size_t i = 0;
-  while (i < s.size()) {
-    char c = s[i];
+  while (true) {
+    while (i < s.size() && !kStops[static_cast<unsigned char>(s[i])]) ++i;
+    if (i >= s.size()) break;
+    const char c = s[i];
     switch (c) {
       case '{':
       case '[': {
@@ -136,8 +149,6 @@ bool for_each_text_string(std::string_view s, const std::function<void(const Jso
         i = close + 1;
         break;
       }
-      default:
-        ++i;
     }
   }
   return stack.empty();

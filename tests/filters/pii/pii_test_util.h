@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +75,15 @@ inline Redaction redact_chunks(const Config& c, std::string_view text,
 inline Redaction redact_whole(const Config& c, std::string_view text,
                               Direction d = Direction::kResponse) {
   return redact_chunks(c, text, {}, d);
+}
+
+// A benchmark corpus (bench/corpora/pii/NAME); empty when it cannot be read.
+inline std::string read_corpus(const std::string& name) {
+  std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/bench/corpora/pii/" + name,
+                   std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 inline std::shared_ptr<const Config> default_config() {

@@ -4,9 +4,7 @@
 // random places (so texts start and end inside words, numbers and credentials).
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -96,11 +94,8 @@ TEST(PrefilterTest, NeverMissesWhatTheRedactorFindsInCorpusSlices) {
   const auto& c = *testing::default_config();
   std::size_t found = 0;
   for (const char* name : {"pii_dense.txt", "clean_prose.txt"}) {
-    std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/bench/corpora/pii/" + name);
-    ASSERT_TRUE(in) << name;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string corpus = ss.str();
+    const std::string corpus = testing::read_corpus(name);
+    ASSERT_FALSE(corpus.empty()) << name;
     std::mt19937 rng(20261207);
     std::uniform_int_distribution<std::size_t> start(0, corpus.size() - 1), length(0, 200);
     for (int round = 0; round < 150; ++round) {

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -107,11 +105,8 @@ TEST_F(StartFromEndTest, RandomDigitHeavyText) {
 
 TEST_F(StartFromEndTest, BenchmarkCorpora) {
   for (const char* name : {"clean_prose.txt", "pii_dense.txt"}) {
-    std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/bench/corpora/pii/" + name);
-    ASSERT_TRUE(in) << name;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string text = ss.str();
+    const std::string text = testing::read_corpus(name);
+    ASSERT_FALSE(text.empty()) << name;
     const auto want = spans(reference_, text, 0);
     EXPECT_GT(want.size(), 0u) << name;
     EXPECT_EQ(spans(fast_, text, 0), want) << name;
@@ -123,11 +118,8 @@ TEST_F(StartFromEndTest, RedactingTheDenseCorpusGivesTheSameTextForAnyChunking) 
   // The dense corpus has JWTs and PEM blocks: after such a value the redactor resets its
   // stream with the text before it gone, and matches reported by that reset have no text to
   // find their start in (they are dropped, as the redactor drops every candidate there).
-  std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/bench/corpora/pii/pii_dense.txt");
-  ASSERT_TRUE(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str().substr(0, 64 << 10);
+  const std::string text = testing::read_corpus("pii_dense.txt").substr(0, 64 << 10);
+  ASSERT_FALSE(text.empty());
   const auto& config = *testing::default_config();
   const auto whole = testing::redact_whole(config, text);
   ASSERT_EQ(whole.result, TextRedactor::Result::kOk);
