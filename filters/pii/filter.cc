@@ -81,15 +81,15 @@ TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d) {
   texts_.clear();
   texts_.reserve(body.size());
   bool walked = for_each_text_string(body, [&](const JsonString& s) {
-    std::string_view text = s.raw;
-    if (s.raw.find('\\') != std::string_view::npos) {
-      if (!json_unescape(s.raw, decoded_)) {
-        pieces.push_back({s.begin, s.end, kSkipped});
-        return;
-      }
-      text = decoded_;
+    if (s.raw.find('\\') == std::string_view::npos) {
+      pieces.push_back({s.begin, s.end, texts_.add(s.raw, /*stable=*/true)});  // `body` holds it
+      return;
     }
-    pieces.push_back({s.begin, s.end, texts_.add(text)});
+    if (!json_unescape(s.raw, decoded_)) {
+      pieces.push_back({s.begin, s.end, kSkipped});
+      return;
+    }
+    pieces.push_back({s.begin, s.end, texts_.add(decoded_)});
   });
   texts_.mark(*config_->engine, policy.actions);
 
@@ -105,7 +105,7 @@ TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d) {
     if (p.text == kSkipped || !texts_.marked(p.text)) continue;
     if (!r)
       r = std::make_unique<TextRedactor>(config_->engine, policy, placeholders_, this,
-                                         config_->hold_back);
+                                         config_->hold_back, /*bulk=*/true);
     part_ = part;
     const std::string_view text = texts_.text(p.text);
     std::uint64_t before = r->findings();

@@ -49,12 +49,14 @@ void JoinedTexts::reserve(std::size_t bytes) {
   texts_.reserve(16);
 }
 
-std::size_t JoinedTexts::add(std::string_view text) {
-  if (text.size() > kMaxChecked) {
-    texts_.push_back({true, long_.size(), long_.size() + text.size()});
+std::size_t JoinedTexts::add(std::string_view text, bool stable) {
+  if (text.size() > kMaxChecked && stable) {
+    texts_.push_back({true, text.data(), 0, text.size()});
+  } else if (text.size() > kMaxChecked) {
+    texts_.push_back({true, nullptr, long_.size(), long_.size() + text.size()});
     long_.append(text);
   } else {
-    texts_.push_back({false, joined_.size(), joined_.size() + text.size()});
+    texts_.push_back({false, nullptr, joined_.size(), joined_.size() + text.size()});
     joined_.append(text);
     ends_.push_back(joined_.size());
     ids_.push_back(texts_.size() - 1);
@@ -65,6 +67,7 @@ std::size_t JoinedTexts::add(std::string_view text) {
 
 std::string_view JoinedTexts::text(std::size_t i) const {
   const Entry& e = texts_[i];
+  if (e.view) return std::string_view(e.view, e.end);
   return std::string_view(e.is_long ? long_ : joined_).substr(e.begin, e.end - e.begin);
 }
 

@@ -39,8 +39,10 @@ class JoinedTexts {
 
   void clear();
   void reserve(std::size_t bytes);  // of text, all told
-  // Appends a text (decoded, as the redactor will see it); returns its index.
-  std::size_t add(std::string_view text);
+  // Appends a text (decoded, as the redactor will see it); returns its index. `stable`: the
+  // text stays valid and unchanged until clear() (a view into the body), so a long one is
+  // kept as a view instead of a copy.
+  std::size_t add(std::string_view text, bool stable = false);
   std::size_t size() const { return texts_.size(); }
   std::string_view text(std::size_t i) const;
 
@@ -52,8 +54,9 @@ class JoinedTexts {
   static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
                       unsigned int flags, void* self);
   struct Entry {
-    bool is_long;            // kept in long_, not scanned
-    std::size_t begin, end;  // in joined_ or long_
+    bool is_long;            // not scanned: in long_ (view == nullptr) or a view
+    const char* view;
+    std::size_t begin, end;  // in joined_ or long_; for a view, [0, size)
   };
   std::string joined_, long_;
   std::vector<Entry> texts_;

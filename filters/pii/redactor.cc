@@ -1,7 +1,5 @@
 #include "filters/pii/redactor.h"
 
-#include <string.h>  // memmem
-
 #include <algorithm>
 #include <cstring>
 
@@ -25,9 +23,10 @@ bool is_jwt_char(char c) {
 }  // namespace
 
 TextRedactor::TextRedactor(std::shared_ptr<const Engine> engine, const Policy& policy,
-                           Placeholders& placeholders, FindingSink* sink, std::size_t hold_back)
+                           Placeholders& placeholders, FindingSink* sink, std::size_t hold_back,
+                           bool bulk)
     : engine_(engine), policy_(policy), placeholders_(placeholders), sink_(sink),
-      hold_back_(hold_back), scan_(engine, enabled_patterns(*engine, policy)) {
+      hold_back_(hold_back), scan_(engine, enabled_patterns(*engine, policy), bulk) {
   scan_.set_text(&buf_, &keep_);
 }
 
@@ -83,7 +82,13 @@ bool TextRedactor::may_open_unbounded(std::string_view text) {
        ++p) {
     if (p - text.data() >= 2 && p[-1] == 'y' && p[-2] == 'e') return true;
   }
-  return memmem(text.data(), text.size(), "-----BEGIN", 10) != nullptr;
+  // "-----BEGIN": from each '-' (memchr is several times cheaper per byte than memmem here).
+  for (const char* p = text.data(), *end = p + text.size();
+       (p = static_cast<const char*>(std::memchr(p, '-', static_cast<std::size_t>(end - p))));
+       ++p) {
+    if (end - p >= 10 && std::memcmp(p, "-----BEGIN", 10) == 0) return true;
+  }
+  return false;
 }
 
 TextRedactor::Result TextRedactor::push_slice(std::string_view text, std::string& out) {

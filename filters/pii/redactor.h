@@ -50,9 +50,11 @@ class TextRedactor {
  public:
   enum class Result { kOk, kBlocked, kError };
 
-  // `policy`, `placeholders` and `sink` (may be null) must outlive the redactor.
+  // `policy`, `placeholders` and `sink` (may be null) must outlive the redactor. `bulk`: the
+  // text comes in large pieces (a body's strings), see Engine::bulk_dbs().
   TextRedactor(std::shared_ptr<const Engine> engine, const Policy& policy,
-               Placeholders& placeholders, FindingSink* sink, std::size_t hold_back);
+               Placeholders& placeholders, FindingSink* sink, std::size_t hold_back,
+               bool bulk = false);
 
   // Appends to `out` whatever can be released. After kBlocked or kError the redactor ignores
   // further input; kError means the scanner failed (the caller must not pass text unchecked).

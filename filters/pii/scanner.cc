@@ -75,6 +75,7 @@ std::shared_ptr<const Engine> Engine::build(std::vector<PatternSpec> patterns, s
   }
   hs_stream_size(e->db_, &e->stream_size_);
 
+  const std::vector<unsigned> stream_flags = flags;
   bool joinable = true;
   for (const auto& p : e->patterns_) joinable = joinable && !anchors_whole_text(p.regex);
   if (joinable) {
@@ -87,6 +88,33 @@ std::shared_ptr<const Engine> Engine::build(std::vector<PatternSpec> patterns, s
       e->block_db_ = nullptr;
     }
   }
+  // The split for bodies (bulk_dbs()): numbers apart from the rest. Same flags and ids.
+  std::vector<const char*> part_exprs[2];
+  std::vector<unsigned> part_flags[2], part_ids[2];
+  for (std::size_t i = 0; i < e->patterns_.size(); ++i) {
+    const auto entity = static_cast<Entity>(e->patterns_[i].entity);
+    const bool number = entity == Entity::kPhone || entity == Entity::kCreditCard ||
+                        entity == Entity::kIban || entity == Entity::kUsSsn ||
+                        entity == Entity::kIpv4;
+    part_exprs[number].push_back(exprs[i]);
+    part_flags[number].push_back(stream_flags[i]);
+    part_ids[number].push_back(ids[i]);
+  }
+  if (!part_exprs[0].empty() && !part_exprs[1].empty()) {
+    for (int k = 0; k < 2; ++k) {
+      hs_database_t* db = nullptr;
+      rc = hs_compile_multi(part_exprs[k].data(), part_flags[k].data(), part_ids[k].data(),
+                            static_cast<unsigned>(part_exprs[k].size()),
+                            HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE, nullptr, &db, &err);
+      if (rc != HS_SUCCESS) {
+        if (err) hs_free_compile_error(err);
+        for (auto* d : e->bulk_dbs_) hs_free_database(d);
+        e->bulk_dbs_.clear();
+        break;
+      }
+      e->bulk_dbs_.push_back(db);
+    }
+  }
   e->generation_ = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
   return e;
 }
@@ -94,6 +122,7 @@ std::shared_ptr<const Engine> Engine::build(std::vector<PatternSpec> patterns, s
 Engine::~Engine() {
   if (db_) hs_free_database(db_);
   if (block_db_) hs_free_database(block_db_);
+  for (auto* d : bulk_dbs_) hs_free_database(d);
 }
 
 hs_scratch_t* Engine::scratch() const {
@@ -103,17 +132,27 @@ hs_scratch_t* Engine::scratch() const {
     return t.scratch;
   if (hs_alloc_scratch(db_, &t.scratch) != HS_SUCCESS) return nullptr;
   if (block_db_ && hs_alloc_scratch(block_db_, &t.scratch) != HS_SUCCESS) return nullptr;
+  for (auto* d : bulk_dbs_)
+    if (hs_alloc_scratch(d, &t.scratch) != HS_SUCCESS) return nullptr;
   t.fitted[t.next] = generation_;
   t.next = (t.next + 1) % t.fitted.size();
   return t.scratch;
 }
 
-ScanStream::ScanStream(std::shared_ptr<const Engine> engine, std::vector<bool> enabled)
+ScanStream::ScanStream(std::shared_ptr<const Engine> engine, std::vector<bool> enabled, bool bulk)
     : engine_(std::move(engine)), enabled_(std::move(enabled)),
-      last_(engine_->patterns().size(), -1) {}
+      last_(engine_->patterns().size(), -1) {
+  if (bulk && !engine_->bulk_dbs().empty()) {
+    dbs_.assign(engine_->bulk_dbs().begin(), engine_->bulk_dbs().end());
+  } else {
+    dbs_.push_back(engine_->db());
+  }
+  streams_.assign(dbs_.size(), nullptr);
+}
 
 ScanStream::~ScanStream() {
-  if (stream_) hs_close_stream(stream_, engine_->scratch(), nullptr, nullptr);
+  for (auto* st : streams_)
+    if (st) hs_close_stream(st, engine_->scratch(), nullptr, nullptr);
 }
 
 int ScanStream::on_match(unsigned int id, unsigned long long from, unsigned long long to,
@@ -159,15 +198,20 @@ int ScanStream::on_match(unsigned int id, unsigned long long from, unsigned long
 bool ScanStream::scan(std::string_view data) {
   if (data.empty()) return true;
   hs_scratch_t* scratch = engine_->scratch();
-  // Opened on the first bytes: many texts are decided without a stream (TextRedactor::finish).
-  if (!stream_ && hs_open_stream(engine_->db(), 0, &stream_) != HS_SUCCESS) stream_ = nullptr;
-  if (!stream_ || !scratch) return false;
+  if (!scratch) return false;
   // Vectorscan takes at most 4 GiB per call; SSE events and request strings are far smaller
   // (bounded by the proxy's body and event caps), but a loop costs nothing.
   while (!data.empty()) {
     unsigned n = static_cast<unsigned>(std::min<std::size_t>(data.size(), 1u << 30));
-    if (hs_scan_stream(stream_, data.data(), n, 0, scratch, on_match, this) != HS_SUCCESS)
-      return false;
+    for (std::size_t k = 0; k < dbs_.size(); ++k) {
+      // Opened on the first bytes: many texts are decided without a stream (TextRedactor::finish).
+      if (!streams_[k] && hs_open_stream(dbs_[k], 0, &streams_[k]) != HS_SUCCESS) {
+        streams_[k] = nullptr;
+        return false;
+      }
+      if (hs_scan_stream(streams_[k], data.data(), n, 0, scratch, on_match, this) != HS_SUCCESS)
+        return false;
+    }
     fed_ += n;
     data.remove_prefix(n);
   }
@@ -183,10 +227,12 @@ bool ScanStream::restart(std::uint64_t base) {
     return true;
   }
   hs_scratch_t* scratch = engine_->scratch();
-  if (!stream_ || !scratch) return false;
+  if (!scratch) return false;
   // Matches that end at the old text's end are reported before the reset; the owner decides
   // whether it still wants them.
-  bool ok = hs_reset_stream(stream_, 0, scratch, on_match, this) == HS_SUCCESS;
+  bool ok = true;
+  for (auto* st : streams_)
+    ok = ok && st != nullptr && hs_reset_stream(st, 0, scratch, on_match, this) == HS_SUCCESS;
   base_ = base;
   fed_ = 0;
   std::fill(last_.begin(), last_.end(), -1);

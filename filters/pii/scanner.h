@@ -41,6 +41,13 @@ class Engine {
   std::uint32_t max_len_spaced() const { return max_len_spaced_; }
   const hs_database_t* db() const { return db_; }
   std::size_t stream_state_bytes() const { return stream_size_; }
+  // The same patterns split over two streaming databases (numbers: phones, cards, IBANs,
+  // SSNs, IPv4; everything else), for texts fed in large pieces (request and response
+  // bodies). Vectorscan builds one slow engine for email + IBAN + IPv6 + the digit patterns
+  // together and fast ones for each half: scanning prose in 4 KiB pieces takes ~45 % fewer
+  // instructions split, but each call costs twice the set-up, so small SSE deltas use db().
+  // Empty when the split failed to compile (then bodies use db() too).
+  const std::vector<hs_database_t*>& bulk_dbs() const { return bulk_dbs_; }
   // The same patterns in block mode, reporting ends only, with ^ and $ at line breaks: a quick
   // "could any of these texts hold a finding?" pass over many texts joined by '\n' (see
   // prefilter.h). Null when a pattern anchors on the start or end of the whole text (\A, \z,
@@ -55,6 +62,7 @@ class Engine {
   std::vector<PatternSpec> patterns_;
   hs_database_t* db_ = nullptr;
   hs_database_t* block_db_ = nullptr;
+  std::vector<hs_database_t*> bulk_dbs_;
   std::uint32_t max_len_ = 0;
   std::uint32_t max_len_spaced_ = 0;
   std::size_t stream_size_ = 0;
@@ -66,7 +74,8 @@ class Engine {
 // pattern's max_len or from patterns the owner disabled.
 class ScanStream {
  public:
-  ScanStream(std::shared_ptr<const Engine> engine, std::vector<bool> enabled);
+  // `bulk`: the text comes in large pieces; scan it with Engine::bulk_dbs() (same candidates).
+  ScanStream(std::shared_ptr<const Engine> engine, std::vector<bool> enabled, bool bulk = false);
   ~ScanStream();
   ScanStream(const ScanStream&) = delete;
   ScanStream& operator=(const ScanStream&) = delete;
@@ -99,7 +108,8 @@ class ScanStream {
                       unsigned int flags, void* self);
   std::shared_ptr<const Engine> engine_;
   std::vector<bool> enabled_;
-  hs_stream_t* stream_ = nullptr;
+  std::vector<const hs_database_t*> dbs_;  // one stream each, opened on the first bytes
+  std::vector<hs_stream_t*> streams_;
   std::uint64_t base_ = 0;  // absolute offset of the stream's byte 0
   std::uint64_t fed_ = 0;
   std::vector<Candidate> candidates_;
