@@ -68,7 +68,7 @@ class StartFromEndTest : public ::testing::Test {
 TEST_F(StartFromEndTest, SomePatternsUseIt) {
   std::size_t n = 0;
   for (const auto& p : builtin_patterns()) n += p.start_from_end != nullptr;
-  EXPECT_GE(n, 8u);
+  EXPECT_GE(n, 9u);
 }
 
 TEST_F(StartFromEndTest, HandPickedEdges) {
@@ -83,6 +83,30 @@ TEST_F(StartFromEndTest, HandPickedEdges) {
            "+123456789012 3", "(555) 123 4567", "((12)3", "+1 +2 3", "+(12) 34", "+1 2 3 4 5 6 7 8",
        }) {
     expect_same(text);
+  }
+}
+
+TEST_F(StartFromEndTest, GithubTokens) {
+  const std::string a36 = "R8d2Kq7Xv1Lm9Pz3Tn6Wb4Yc0Hs5Jf2Gu8Ae";
+  const std::string a82 = a36 + a36 + "abcdEFGH_0";
+  for (const std::string text : {
+           "ghp_" + a36, "token ghp_" + a36 + " end", "xghs_" + a36, "ghx_" + a36,
+           "ghp_" + a36 + "_", "github_pat_" + a82, "github_pat_" + a82.substr(0, 42) + "ghp_" + a36,
+           "github_pat_" + a82.substr(0, 81) + "-", "ghp_ghp_" + a36 + a36,
+       }) {
+    expect_same(text);
+  }
+  std::mt19937 rng(93);
+  const std::string alphabet = "ghpousr_itabAZ09- ";
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1), pos(0, 60);
+  for (int i = 0; i < 1500; ++i) {
+    std::string text(pos(rng), 'a');
+    for (char& c : text) c = alphabet[pick(rng)];
+    const std::size_t at = pos(rng) % (text.size() + 1);
+    text.insert(at, i % 2 ? "github_pat_" + a82.substr(0, 60 + i % 30) : "gh" + std::string(1, "pousr"[i % 5]) + "_" + a36.substr(0, 30 + i % 10));
+    for (char& c : text) if (rng() % 40 == 0) c = alphabet[pick(rng)];
+    ASSERT_EQ(spans(fast_, text, 0), spans(reference_, text, 0)) << text;
+    ASSERT_EQ(spans(fast_, text, 7), spans(reference_, text, 0)) << text;
   }
 }
 
