@@ -1,6 +1,7 @@
-// The Vectorscan side of the pii filter: one streaming-mode database per config snapshot,
-// compiled once (start of match reported, so a candidate is a span, not just an end), a
-// scratch space per thread, and a stream per text channel.
+// The Vectorscan side of the pii filter: per config snapshot, compiled once, a streaming-mode
+// database (start of match reported, so a candidate is a span, not just an end), the same
+// patterns split over two streaming databases for bodies, and a block-mode one for a quick
+// check of many short texts; a scratch space per thread, and a stream per text channel.
 //
 // Streaming mode carries the automaton's state from one chunk to the next, so a value split
 // across SSE events is found exactly as it would be in the whole text; the redactor holds back
@@ -54,7 +55,8 @@ class Engine {
   // \Z, or an inline flag group that could turn multi-line off), which joining would change.
   const hs_database_t* block_db() const { return block_db_; }
 
-  // This thread's scratch, grown to fit both databases; null only when allocation failed.
+  // This thread's scratch, grown to fit every database of this engine; null only when
+  // allocation failed.
   hs_scratch_t* scratch() const;
 
  private:
