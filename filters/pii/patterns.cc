@@ -249,6 +249,23 @@ std::size_t github_start(std::string_view s, bool) {
   return 0;
 }
 
+// sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40}: three fixed lengths (48, 51, 49), and the
+// prefixes cannot overlap, so only one shape can end at a given place.
+std::size_t openai_project_start(std::string_view s, bool) {
+  const std::size_t n = s.size();
+  for (std::string_view kind : {"sk-svcacct-", "sk-admin-", "sk-proj-"}) {
+    const std::size_t len = kind.size() + 40;
+    if (n < len || s.substr(n - len, kind.size()) != kind) continue;
+    bool body = true;
+    for (std::size_t i = n - 40; i < n && body; ++i) body = is_word(s[i]) || s[i] == '-';
+    if (body) return len;
+  }
+  return 0;
+}
+
+// \b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b: every match is 20 bytes long.
+std::size_t aws_access_key_start(std::string_view s, bool) { return s.size() >= 20 ? 20 : 0; }
+
 // A North American number before its extension: the anchor starts with the last digit of
 // the line number, so `before` ends with the other three. Leftmost start of
 // (?:\+1[ .\-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4} ending there.
@@ -325,11 +342,11 @@ std::vector<PatternSpec> make() {
       {id(Entity::kOpenAiKey), R"(T3BlbkFJ)", false, 256, U::kNone, validate_openai_key, kSecret,
        openai_key_start, token_rest},
       {id(Entity::kOpenAiKey), R"(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40})", false, 256,
-       U::kNone, validate_openai_key, kSecret, nullptr, token_rest},
+       U::kNone, validate_openai_key, kSecret, nullptr, token_rest, openai_project_start},
       {id(Entity::kAnthropicKey), R"(sk-ant-(?:api|admin|oat|sid)\d\d-[A-Za-z0-9_\-]{20})", false,
        256, U::kNone, validate_token, kSecret + 1, nullptr, token_rest},
       {id(Entity::kAwsAccessKey), R"(\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b)", false, 20,
-       U::kNone, validate_token, kSecret},
+       U::kNone, validate_token, kSecret, nullptr, nullptr, aws_access_key_start},
       {id(Entity::kAwsSecretKey),
        R"((?:aws_?)?secret_?(?:access_?)?key["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+]{40})", true, 100,
        U::kNone, validate_aws_secret, kSecret},

@@ -68,7 +68,7 @@ class StartFromEndTest : public ::testing::Test {
 TEST_F(StartFromEndTest, SomePatternsUseIt) {
   std::size_t n = 0;
   for (const auto& p : builtin_patterns()) n += p.start_from_end != nullptr;
-  EXPECT_GE(n, 9u);
+  EXPECT_GE(n, 11u);
 }
 
 TEST_F(StartFromEndTest, HandPickedEdges) {
@@ -107,6 +107,34 @@ TEST_F(StartFromEndTest, GithubTokens) {
     for (char& c : text) if (rng() % 40 == 0) c = alphabet[pick(rng)];
     ASSERT_EQ(spans(fast_, text, 0), spans(reference_, text, 0)) << text;
     ASSERT_EQ(spans(fast_, text, 7), spans(reference_, text, 0)) << text;
+  }
+}
+
+TEST_F(StartFromEndTest, OpenAiProjectAndAwsAccessKeys) {
+  const std::string a40 = "Ab3_-9zYx8WvU7tSr6QpO5nMl4KjI3hG2fE1dC0b";
+  for (const std::string text : {
+           "sk-proj-" + a40, "key=sk-svcacct-" + a40 + ";", "sk-admin-" + a40,
+           "sk-svcacct-" + a40.substr(0, 37) + "-x-" + a40, "sk-admin-sk-proj-" + a40,
+           "sk-proj-" + a40 + a40, std::string("AKIAIOSFODNN7EXAMPLE"),
+           std::string("xAKIAIOSFODNN7EXAMPLE"), std::string("A3TXIOSFODNN7EXAMPLE1"),
+           std::string("ASIAIOSFODNN7EXAMPLE ACCAIOSFODNN7EXAMPLE"),
+       }) {
+    expect_same(text);
+  }
+  std::mt19937 rng(40);
+  const std::string alphabet = "sk-projvcatdmin_AKIS3T09 ";
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1), pos(0, 50);
+  const char* heads[] = {"sk-proj-", "sk-svcacct-", "sk-admin-", "AKIA", "A3T", "ASIA"};
+  for (int i = 0; i < 1500; ++i) {
+    std::string text(pos(rng), 'a');
+    for (char& c : text) c = alphabet[pick(rng)];
+    const std::string head = heads[i % 6];
+    std::string tail = i % 6 < 3 ? a40.substr(0, 35 + i % 8) : "IOSFODNN7EXAMPLE12";
+    text.insert(pos(rng) % (text.size() + 1), head + tail);
+    for (char& c : text)
+      if (rng() % 30 == 0) c = alphabet[pick(rng)];
+    ASSERT_EQ(spans(fast_, text, 0), spans(reference_, text, 0)) << text;
+    ASSERT_EQ(spans(fast_, text, 5), spans(reference_, text, 0)) << text;
   }
 }
 
