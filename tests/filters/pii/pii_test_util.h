@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "conf/yaml_reader.h"
@@ -84,6 +86,29 @@ inline std::string read_corpus(const std::string& name) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The candidates (pattern, from, to) a ScanStream reports for `text` fed in pieces of `chunk`
+// bytes (0: whole), sorted; the stream sees the fed text as the redactor's held text.
+using Span = std::tuple<std::uint32_t, std::uint64_t, std::uint64_t>;
+inline std::vector<Span> scan_spans(const std::shared_ptr<const Engine>& e,
+                                    const std::vector<bool>& enabled, const std::string& text,
+                                    std::size_t chunk, bool bulk = false) {
+  ScanStream scan(e, enabled, bulk);
+  std::string seen;
+  std::uint64_t base = 0;
+  scan.set_text(&seen, &base);
+  const std::size_t step = chunk == 0 ? std::max<std::size_t>(text.size(), 1) : chunk;
+  for (std::size_t i = 0; i < text.size(); i += step) {
+    std::string_view piece = std::string_view(text).substr(i, step);
+    seen.append(piece);
+    EXPECT_TRUE(scan.scan(piece));
+  }
+  EXPECT_TRUE(scan.end());
+  std::vector<Span> out;
+  for (const Candidate& c : scan.candidates()) out.emplace_back(c.pattern, c.from, c.to);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 inline std::shared_ptr<const Config> default_config() {

@@ -2,10 +2,8 @@
 // single streaming database reports, whatever the pieces the text comes in.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <random>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "filters/pii/scanner.h"
@@ -14,24 +12,11 @@
 namespace sluice::pii {
 namespace {
 
-using Span = std::tuple<std::uint32_t, std::uint64_t, std::uint64_t>;
+using testing::Span;
 
 std::vector<Span> candidates(const std::shared_ptr<const Engine>& e, const std::string& text,
                              std::size_t chunk, bool bulk) {
-  ScanStream scan(e, std::vector<bool>(e->patterns().size(), true), bulk);
-  std::string seen;  // the text the scan has been fed, as the redactor holds it
-  std::uint64_t base = 0;
-  scan.set_text(&seen, &base);
-  for (std::size_t i = 0; i < text.size(); i += chunk) {
-    std::string_view piece = std::string_view(text).substr(i, chunk);
-    seen.append(piece);
-    EXPECT_TRUE(scan.scan(piece));
-  }
-  EXPECT_TRUE(scan.end());
-  std::vector<Span> out;
-  for (const Candidate& c : scan.candidates()) out.emplace_back(c.pattern, c.from, c.to);
-  std::sort(out.begin(), out.end());
-  return out;
+  return testing::scan_spans(e, std::vector<bool>(e->patterns().size(), true), text, chunk, bulk);
 }
 
 TEST(ScannerTest, BodiesUseTwoDatabases) {

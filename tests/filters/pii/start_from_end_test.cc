@@ -17,8 +17,6 @@
 namespace sluice::pii {
 namespace {
 
-using Span = std::tuple<std::uint32_t, std::uint64_t, std::uint64_t>;
-
 std::shared_ptr<const Engine> engine(bool reference) {
   std::vector<PatternSpec> patterns = builtin_patterns();
   if (reference)
@@ -29,6 +27,8 @@ std::shared_ptr<const Engine> engine(bool reference) {
   return e;
 }
 
+using testing::Span;
+
 // The candidates of the patterns that find their start from the end, for `text` fed in
 // chunks of `chunk` bytes (0: whole).
 std::vector<Span> spans(const std::shared_ptr<const Engine>& e, const std::string& text,
@@ -36,21 +36,7 @@ std::vector<Span> spans(const std::shared_ptr<const Engine>& e, const std::strin
   std::vector<bool> enabled(e->patterns().size(), false);
   for (std::size_t i = 0; i < enabled.size(); ++i)
     enabled[i] = builtin_patterns()[i].start_from_end != nullptr;
-  ScanStream scan(e, enabled);
-  std::string seen;  // what the scan has been fed: the redactor's held text
-  std::uint64_t base = 0;
-  scan.set_text(&seen, &base);
-  const std::size_t step = chunk == 0 ? std::max<std::size_t>(text.size(), 1) : chunk;
-  for (std::size_t i = 0; i < text.size(); i += step) {
-    std::string_view piece = std::string_view(text).substr(i, step);
-    seen.append(piece);
-    EXPECT_TRUE(scan.scan(piece));
-  }
-  EXPECT_TRUE(scan.end());
-  std::vector<Span> out;
-  for (const Candidate& c : scan.candidates()) out.emplace_back(c.pattern, c.from, c.to);
-  std::sort(out.begin(), out.end());
-  return out;
+  return testing::scan_spans(e, enabled, text, chunk);
 }
 
 class StartFromEndTest : public ::testing::Test {
