@@ -69,7 +69,8 @@ void PiiFilter::record(const Finding& f) {
   groups_.push_back({f.entity, recording_, f.action, 1, {{part_, f.begin, f.end}}});
 }
 
-TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d) {
+TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d, bool* rewritten) {
+  if (rewritten) *rewritten = false;
   recording_ = d;
   const Policy& policy = d == Direction::kRequest ? request_policy_ : response_policy_;
   // First every text string, decoded; then one scan over all of them (prefilter.h); then the
@@ -79,7 +80,7 @@ TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d) {
   std::vector<Piece>& pieces = pieces_;
   pieces.clear();
   texts_.clear();
-  texts_.reserve(body.size());
+  texts_.reserve(std::min<std::size_t>(body.size(), 16 << 10));  // only short strings are copied
   bool walked = for_each_text_string(body, [&](const JsonString& s) {
     if (s.raw.find('\\') == std::string_view::npos) {
       pieces.push_back({s.begin, s.end, texts_.add(s.raw, /*stable=*/true)});  // `body` holds it
@@ -132,6 +133,7 @@ TextRedactor::Result PiiFilter::redact_json(std::string& body, Direction d) {
   }
   out.append(body, cur, std::string::npos);
   body = std::move(out);
+  if (rewritten) *rewritten = true;  // an edit exists only where the decoded text changed
   return res;
 }
 
@@ -142,13 +144,10 @@ FilterStatus PiiFilter::on_request(StreamContext& ctx) {
       !looks_like_json_object(ctx.body))
     return FilterStatus::kContinue;
   stats()->inc(kRequestScanned);
-  std::string body = ctx.body;
-  TextRedactor::Result res = redact_json(body, Direction::kRequest);
+  bool rewritten = false;
+  TextRedactor::Result res = redact_json(ctx.body, Direction::kRequest, &rewritten);
   if (res == TextRedactor::Result::kOk) {
-    if (body.size() != ctx.body.size() || body != ctx.body) {
-      ctx.body = std::move(body);
-      ctx.body_rewritten = true;
-    }
+    if (rewritten) ctx.body_rewritten = true;
     return FilterStatus::kContinue;
   }
   blocked_ = true;
@@ -264,7 +263,7 @@ FilterStatus PiiFilter::on_response_event(StreamContext& ctx, ResponseEvent& ev,
   }
   // An event that carried only text, all of it held back, is left out rather than sent with
   // empty text: the text goes out in a later event either way.
-  if (ev.only_text && !ev.terminal && !end_stream && ev.closing.empty() &&
+  if (ev.only_text && !ev.deltas.empty() && !ev.terminal && !end_stream && ev.closing.empty() &&
       std::all_of(ev.deltas.begin(), ev.deltas.end(),
                   [](const TextDelta& d) { return d.modified && d.text.empty(); }))
     ev.drop = true;
@@ -274,12 +273,8 @@ FilterStatus PiiFilter::on_response_event(StreamContext& ctx, ResponseEvent& ev,
 FilterStatus PiiFilter::on_response_body(StreamContext& ctx, std::string& body) {
   if (!looks_like_json_object(body)) return FilterStatus::kContinue;
   stats()->inc(kResponseScanned);
-  std::string copy = body;
-  TextRedactor::Result res = redact_json(copy, Direction::kResponse);
-  if (res == TextRedactor::Result::kOk) {
-    body = std::move(copy);
-    return FilterStatus::kContinue;
-  }
+  TextRedactor::Result res = redact_json(body, Direction::kResponse);
+  if (res == TextRedactor::Result::kOk) return FilterStatus::kContinue;
   // Blocked (or unscannable): the client must not get the value, whatever the caller does with
   // the status. Every finding, blocked ones included, is redacted in the body, and ctx.reply
   // holds the provider-shaped error for a caller that answers with it.
@@ -289,10 +284,8 @@ FilterStatus PiiFilter::on_response_body(StreamContext& ctx, std::string& body) 
   for (auto& a : strict.actions)
     if (a == Action::kBlock) a = Action::kRedact;
   std::swap(strict, response_policy_);
-  copy = body;
   std::vector<Group> saved = groups_;
-  if (redact_json(copy, Direction::kResponse) == TextRedactor::Result::kOk) body = std::move(copy);
-  else body = "{}";
+  if (redact_json(body, Direction::kResponse) != TextRedactor::Result::kOk) body = "{}";
   groups_ = std::move(saved);
   std::swap(strict, response_policy_);
   const bool scan_failed = res == TextRedactor::Result::kError;

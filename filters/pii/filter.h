@@ -54,8 +54,9 @@ class PiiFilter : public Filter, public FindingSink {
   void on_complete(StreamContext& ctx, const StreamInfo& info) override;
 
   // Redacts every text string of a JSON body in place; exposed for tests and the benchmark.
-  // Returns kBlocked / kError without touching `body`.
-  TextRedactor::Result redact_json(std::string& body, Direction d);
+  // Returns kBlocked / kError without touching `body`. `rewritten` (may be null): whether
+  // `body` changed.
+  TextRedactor::Result redact_json(std::string& body, Direction d, bool* rewritten = nullptr);
 
  private:
   struct ChannelState {

@@ -1,5 +1,7 @@
 #include "filters/pii/patterns.h"
 
+#include <algorithm>
+
 #include "filters/pii/ascii.h"
 
 namespace sluice::pii {
@@ -92,6 +94,11 @@ bool digits_at(std::string_view s, std::size_t at, std::size_t n) {
 }
 
 bool nanp_sep(char c) { return c == ' ' || c == '.' || c == '-'; }
+
+template <typename Pred>
+bool all_chars(std::string_view s, Pred pred) {
+  return std::all_of(s.begin(), s.end(), pred);
+}
 
 // Leftmost starts found from a match's end (PatternSpec::start_from_end). Each function
 // reads the regex right to left; \b before a digit holds when the byte before is not a word
@@ -236,15 +243,11 @@ std::size_t ipv4_start(std::string_view s, bool at_text_start) {
 // over these long repeats was a third of the credential patterns' scan on PII-dense text.
 std::size_t github_start(std::string_view s, bool) {
   const std::size_t n = s.size();
-  auto all = [&](std::size_t from, bool underscore) {
-    for (std::size_t i = from; i < n; ++i)
-      if (!is_alnum(s[i]) && !(underscore && s[i] == '_')) return false;
-    return true;
-  };
-  if (n >= 93 && s.substr(n - 93, 11) == "github_pat_" && all(n - 82, true)) return 93;
+  if (n >= 93 && s.substr(n - 93, 11) == "github_pat_" && all_chars(s.substr(n - 82), is_word))
+    return 93;
   if (n >= 40 && s.substr(n - 40, 2) == "gh" &&
       std::string_view("pousr").find(s[n - 38]) != std::string_view::npos && s[n - 37] == '_' &&
-      all(n - 36, false))
+      all_chars(s.substr(n - 36), is_alnum))
     return 40;
   return 0;
 }
@@ -255,10 +258,9 @@ std::size_t openai_project_start(std::string_view s, bool) {
   const std::size_t n = s.size();
   for (std::string_view kind : {"sk-svcacct-", "sk-admin-", "sk-proj-"}) {
     const std::size_t len = kind.size() + 40;
-    if (n < len || s.substr(n - len, kind.size()) != kind) continue;
-    bool body = true;
-    for (std::size_t i = n - 40; i < n && body; ++i) body = is_word(s[i]) || s[i] == '-';
-    if (body) return len;
+    if (n >= len && s.substr(n - len, kind.size()) == kind &&
+        all_chars(s.substr(n - 40), [](char c) { return is_word(c) || c == '-'; }))
+      return len;
   }
   return 0;
 }

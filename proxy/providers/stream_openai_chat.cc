@@ -226,7 +226,7 @@ void StreamAdapter::inspect_chat(const SseBlock& block, ResponseEvent& event, bo
     facts_.is_error = true;
     event.terminal = saw_terminal_ = true;
   }
-  event.only_text = !c.deltas.empty() && !c.extra && !c.error && !c.usage_object;
+  event.only_text = decode && !c.deltas.empty() && !c.extra && !c.error && !c.usage_object;
 
   for (const ChatDelta& d : c.deltas) {
     count_text(d.token.text.size());
