@@ -76,6 +76,19 @@ void PriceTable::load(const ConfigNode& models) {
     if (it != entries_.end()) it->price = *p;
     else entries_.push_back({name, *p});
   }
+  index();
+}
+
+void PriceTable::index() {
+  exact_.clear();
+  globs_.clear();
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].pattern.find_first_of("*?") != std::string::npos) globs_.push_back(i);
+    else exact_.emplace(entries_[i].pattern, i);
+  }
+  std::stable_sort(globs_.begin(), globs_.end(), [&](std::size_t a, std::size_t b) {
+    return entries_[a].pattern.size() > entries_[b].pattern.size();
+  });
 }
 
 const PriceTable& PriceTable::builtin() {
@@ -92,14 +105,11 @@ const PriceTable& PriceTable::builtin() {
 }
 
 const ModelPrice* PriceTable::find(const std::string& model) const {
-  const Entry* best = nullptr;
-  for (const auto& e : entries_) {
-    if (e.pattern == model) return &e.price;
-    if (e.pattern.find_first_of("*?") != std::string::npos && glob(e.pattern, model) &&
-        (best == nullptr || e.pattern.size() > best->pattern.size()))
-      best = &e;
-  }
-  return best ? &best->price : nullptr;
+  // An exact name wins; else the longest matching pattern, the first of equally long ones.
+  if (auto it = exact_.find(model); it != exact_.end()) return &entries_[it->second].price;
+  for (std::size_t i : globs_)
+    if (glob(entries_[i].pattern, model)) return &entries_[i].price;
+  return nullptr;
 }
 
 std::int64_t cost_micro_usd(const ModelPrice& p, const TokenUsage& u) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "conf/yaml_reader.h"
@@ -47,7 +48,13 @@ class PriceTable {
     std::string pattern;
     ModelPrice price;
   };
+  void index();  // rebuilds exact_ and globs_ from entries_
+
   std::vector<Entry> entries_;
+  // find() runs on every call: exact names by hash, then the glob patterns, longest first
+  // (in entry order among equals), instead of a scan of the whole table.
+  std::unordered_map<std::string, std::size_t> exact_;
+  std::vector<std::size_t> globs_;
 };
 
 // Reads one model entry: {input, cached_input, cache_write, output, max_output_tokens}.

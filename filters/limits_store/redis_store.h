@@ -3,8 +3,15 @@
 // calling worker's event loop through resp_client.h. A script Redis does not know yet
 // (NOSCRIPT, e.g. after a restart or SCRIPT FLUSH) is sent once with EVAL, which loads it.
 //
+// Admissions (and settlements) that wait on the same worker at the same time share one
+// script call: a worker has at most one admission script call in flight per Redis, and the
+// calls that come while it is out go together in the next (up to 64). Alone, a call goes at
+// once; under load, one round trip and one script run serve many calls, and each key is read
+// and written once per batch (redis_scripts.h). Each call's own reply is its own.
+//
 // Failures (Redis unreachable, timeout, an error reply) come back as an empty optional with
-// the reason in `error`; the caller applies each limit's StorePolicy.
+// the reason in `error`; the caller applies each limit's StorePolicy. A failed batch fails
+// each of its calls the same way.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -44,13 +51,13 @@ class RedisStore {
   std::chrono::milliseconds reservation_ttl() const { return ttl_; }
   const redis::Endpoint& endpoint() const { return endpoint_; }
 
-  // The scripts' arguments and replies, exposed for unit tests.
-  std::vector<std::string> reserve_args(const std::vector<LimitCheck>& checks,
-                                        const std::string& reservation) const;
-  std::vector<std::string> settle_args(const std::vector<LimitCheck>& checks,
-                                       const Admission& admission, const std::string& reservation,
-                                       const std::vector<std::int64_t>& actual,
-                                       std::int64_t now_ms) const;
+  // The scripts' arguments (one call's share of a batched script call, redis_scripts.h) and
+  // replies, exposed for unit tests.
+  redis::RespArgs reserve_args(const std::vector<LimitCheck>& checks,
+                               const std::string& reservation) const;
+  redis::RespArgs settle_args(const std::vector<LimitCheck>& checks, const Admission& admission,
+                              const std::string& reservation,
+                              const std::vector<std::int64_t>& actual, std::int64_t now_ms) const;
   static bool parse_admission(const redis::RespValue& v, std::size_t n, Admission& out);
   std::string resolved_key(const LimitCheck& c, std::int64_t window_start) const;
 

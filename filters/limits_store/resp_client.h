@@ -19,7 +19,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::redis {
@@ -55,6 +57,23 @@ struct RespResult {
 
 // Encodes one command as a RESP array of bulk strings.
 void encode_command(const std::vector<std::string>& args, std::string& out);
+
+// A command's arguments as RESP bulk strings, appended as they are given: no std::string per
+// argument (the limits store writes ~50 arguments per call).
+class RespArgs {
+ public:
+  void reserve(std::size_t bytes) { bytes_.reserve(bytes); }
+  void add(std::string_view v) { add({v}); }
+  void add(std::initializer_list<std::string_view> parts);  // one argument, concatenated
+  void add_int(std::int64_t v);
+  std::size_t count() const { return count_; }
+  const std::string& bytes() const { return bytes_; }
+  std::string take() { return std::move(bytes_); }
+
+ private:
+  std::string bytes_;
+  std::size_t count_ = 0;
+};
 
 // Sends one command on the calling thread's connection to `ep` and awaits its reply.
 boost::asio::awaitable<RespResult> resp_command(boost::asio::any_io_executor ex, const Endpoint& ep,

@@ -83,6 +83,31 @@ TEST(Prices, OverridesAndErrors) {
   EXPECT_NE(errors.all()[0].find("broken"), std::string::npos);
 }
 
+// An exact name beats any pattern; among patterns the longest wins, the first of equally long
+// ones; a later load() keeps the order and re-indexes.
+TEST(Prices, PatternPrecedence) {
+  PriceTable t;
+  ConfigErrors errors("test.yaml");
+  YAML::Node y = YAML::Load(R"(
+"acme-*": {input: 1, output: 1}
+"acme-large-*": {input: 2, output: 2}
+"acme-large-v2": {input: 3, output: 3}
+"acme-?mall-*": {input: 4, output: 4}
+"acme-s*all-*": {input: 5, output: 5}
+)");
+  t.load(ConfigNode(y, "models", &errors));
+  ASSERT_TRUE(errors.all().empty());
+  EXPECT_EQ(t.find("acme-large-v2")->input, 3'000'000);
+  EXPECT_EQ(t.find("acme-large-v3")->input, 2'000'000);
+  EXPECT_EQ(t.find("acme-tiny")->input, 1'000'000);
+  EXPECT_EQ(t.find("acme-small-1")->input, 4'000'000);  // as long as "acme-s*all-*", first
+  EXPECT_EQ(t.find("other"), nullptr);
+  YAML::Node more = YAML::Load(R"("acme-large-v*": {input: 6, output: 6})");
+  t.load(ConfigNode(more, "models", &errors));
+  EXPECT_EQ(t.find("acme-large-v3")->input, 6'000'000);
+  EXPECT_EQ(t.find("acme-large-v2")->input, 3'000'000);
+}
+
 TEST(Prices, ReservedOutput) {
   RequestSummary r;
   ModelPrice p{1, 1, 1, 1, 8192};

@@ -12,6 +12,8 @@
 #include <boost/asio/use_future.hpp>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <future>
 
@@ -123,6 +125,47 @@ TEST(RespClient, PipelinesManyCommandsInOrder) {
   EXPECT_EQ(mismatches, 0);
 }
 
+// Replies are built as RespValues by hiredis's parser hooks: every type, nested arrays, and a
+// reply longer than one read (16 KiB) arrive whole and in order.
+TEST(RespClient, RepliesOfEveryTypeArriveWhole) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  using T = redis::RespValue::Type;
+  auto cmd = [&](std::vector<std::string> args) {
+    return run<redis::RespResult>([&](asio::any_io_executor ex) {
+      return redis::resp_command(ex, ep, args);
+    });
+  };
+  auto set = cmd({"SET", "k", "v"});
+  ASSERT_TRUE(set.ok) << set.error;
+  EXPECT_EQ(set.value.type, T::kStatus);
+  EXPECT_EQ(set.value.str, "OK");
+  EXPECT_EQ(cmd({"GET", "missing"}).value.type, T::kNil);
+  auto err = cmd({"INCR", "k"});
+  EXPECT_TRUE(err.value.is_error());
+  EXPECT_NE(err.value.str.find("not an integer"), std::string::npos) << err.value.str;
+  auto nested = cmd({"EVAL", "return {1, {2, 'a', {}, {-3}}, 'b', false}", "0"});
+  ASSERT_EQ(nested.value.type, T::kArray);
+  ASSERT_EQ(nested.value.elements.size(), 4u);
+  EXPECT_EQ(nested.value.elements[0].integer, 1);
+  const auto& inner = nested.value.elements[1];
+  ASSERT_EQ(inner.elements.size(), 4u);
+  EXPECT_EQ(inner.elements[0].integer, 2);
+  EXPECT_EQ(inner.elements[1].str, "a");
+  EXPECT_EQ(inner.elements[2].type, T::kArray);
+  EXPECT_TRUE(inner.elements[2].elements.empty());
+  EXPECT_EQ(inner.elements[3].elements.at(0).integer, -3);
+  EXPECT_EQ(nested.value.elements[2].str, "b");
+  EXPECT_EQ(nested.value.elements[3].type, T::kNil);
+  auto big = cmd({"EVAL", "local t = {} for i = 1, 20000 do t[i] = i * 1000003 end return t", "0"});
+  ASSERT_EQ(big.value.elements.size(), 20000u);
+  bool all = true;
+  for (std::size_t i = 0; i < 20000; ++i)
+    all = all && big.value.elements[i].integer == static_cast<std::int64_t>(i + 1) * 1000003;
+  EXPECT_TRUE(all);
+  EXPECT_EQ(cmd({"GET", "k"}).value.str, "v");  // the pipeline is still in step
+}
+
 asio::awaitable<void> incr_one(asio::any_io_executor ex, redis::Endpoint ep, std::string key,
                                bool deferred, std::shared_ptr<std::vector<std::int64_t>> out) {
   std::string cmd;
@@ -200,6 +243,127 @@ TEST(RedisStore, ReserveSettleMatchesLocalStore) {
   }
   // Admitted: the rate (6) and spend (each settles 100 of a 300 reservation) decide.
   EXPECT_EQ(local.committed("spend", now - 60'000), 600);
+}
+
+std::int64_t script_calls(const redis::Endpoint& ep) {
+  auto r = run<redis::RespResult>([&](asio::any_io_executor ex) {
+    return redis::resp_command(ex, ep, {"INFO", "commandstats"});
+  });
+  std::int64_t n = 0;
+  for (const char* name : {"cmdstat_evalsha:calls=", "cmdstat_eval:calls="}) {
+    auto at = r.value.str.find(name);
+    if (at != std::string::npos) n += std::atoll(r.value.str.c_str() + at + std::strlen(name));
+  }
+  return n;
+}
+
+// Calls that wait at the same time share one script run, and each gets what it would have got
+// alone, in turn: the in-process store, given the same calls in the same order, agrees on every
+// figure, before and after the settlements (one of them sent twice in the same batch).
+TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  RedisStore store(ep, "t6:", std::chrono::seconds(60));
+  LocalStore local;
+  const std::int64_t now = LocalStore::now_ms();
+  std::vector<LimitCheck> checks{quota("spend", 5000, 300, now - 60'000, now + 3'600'000),
+                                 rate("rpm", 30, 1), rate("tpm", 3000, 50),
+                                 quota("conc", 25, 1)};
+  constexpr int kCalls = 40;
+  // The two stores' clocks are read milliseconds apart: "tpm" drains one unit per 20 ms.
+  auto tolerance = [&](std::size_t k) { return checks[k].key == "tpm" ? 3.0 : 0.0; };
+  std::string err;
+  // Load the scripts first, so that the count below is the batch's alone.
+  ASSERT_TRUE(run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, {rate("warm", 10, 1)}, "warm", err);
+  })) << err;
+  ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
+    return store.settle(ex, {rate("warm", 10, 1)}, Admission{}, "warm", {1}, err);
+  })) << err;
+
+  using Results = std::vector<std::optional<Admission>>;
+  const std::int64_t calls0 = script_calls(ep);
+  Results adms = run<Results>([&](asio::any_io_executor ex) -> asio::awaitable<Results> {
+    auto out = std::make_shared<Results>(kCalls);
+    auto done = std::make_shared<int>(0);
+    for (int i = 0; i < kCalls; ++i) {
+      asio::co_spawn(
+          ex,
+          [&, i, out, done]() -> asio::awaitable<void> {
+            std::string e;
+            (*out)[static_cast<std::size_t>(i)] =
+                co_await store.reserve(ex, checks, "c" + std::to_string(i), e);
+            ++*done;
+          },
+          asio::detached);
+    }
+    asio::steady_timer t(ex);
+    while (*done < kCalls) {
+      t.expires_after(std::chrono::milliseconds(2));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return *out;
+  });
+  EXPECT_LE(script_calls(ep) - calls0, 2) << "40 waiting admissions should share script runs";
+
+  std::vector<Admission> ladms;
+  int admitted = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_TRUE(adms[i]) << i;
+    Admission l = local.reserve(checks, static_cast<std::uint64_t>(i + 1), LocalStore::now_ms());
+    EXPECT_EQ(adms[i]->admitted, l.admitted) << i;
+    for (std::size_t k = 0; k < checks.size(); ++k) {
+      EXPECT_EQ(adms[i]->results[k].ok, l.results[k].ok) << i << "/" << k;
+      EXPECT_NEAR(adms[i]->results[k].remaining, l.results[k].remaining, tolerance(k)) << i << "/" << k;
+      EXPECT_EQ(adms[i]->results[k].committed_before, l.results[k].committed_before)
+          << i << "/" << k;
+    }
+    admitted += l.admitted ? 1 : 0;
+    ladms.push_back(std::move(l));
+  }
+  EXPECT_EQ(admitted, 16);  // spend decides: 5000 at 300 a call
+  // Settle every admitted call at once, the first one twice.
+  const std::vector<std::int64_t> actual{120, 1, 20, 1};
+  int settled = run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    auto ok = std::make_shared<int>(0);
+    auto done = std::make_shared<int>(0);
+    int n = 0;
+    for (int i = 0; i <= kCalls; ++i) {
+      const int call = i == kCalls ? 0 : i;
+      if (!adms[call]->admitted) continue;
+      ++n;
+      asio::co_spawn(
+          ex,
+          [&, call, ok, done]() -> asio::awaitable<void> {
+            std::string e;
+            if (co_await store.settle(ex, checks, *adms[call], "c" + std::to_string(call), actual, e))
+              ++*ok;
+            ++*done;
+          },
+          asio::detached);
+    }
+    asio::steady_timer t(ex);
+    while (*done < n) {
+      t.expires_after(std::chrono::milliseconds(2));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return *ok;
+  });
+  EXPECT_EQ(settled, admitted + 1);
+  for (int i = 0; i < kCalls; ++i)
+    if (ladms[i].admitted)
+      local.settle(checks, ladms[i], static_cast<std::uint64_t>(i + 1), actual, LocalStore::now_ms());
+  // The state both stores hold now shows in one more admission.
+  auto after = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, checks, "last", err);
+  });
+  ASSERT_TRUE(after) << err;
+  Admission lafter = local.reserve(checks, 1000, LocalStore::now_ms());
+  EXPECT_EQ(after->admitted, lafter.admitted);
+  for (std::size_t k = 0; k < checks.size(); ++k) {
+    EXPECT_NEAR(after->results[k].remaining, lafter.results[k].remaining, tolerance(k)) << k;
+    EXPECT_EQ(after->results[k].committed_before, lafter.results[k].committed_before) << k;
+  }
 }
 
 TEST(RedisStore, ExpiredReservationsAreReleasedAndRenewalsKeepThem) {
