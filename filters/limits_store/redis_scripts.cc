@@ -14,8 +14,9 @@ local function s(x)
   if x < 1e14 and x > -1e14 then return x .. '' end  -- %.14g: exact below 10^14, cheaper
   return string.format('%.0f', x)
 end
+local floor, max = math.floor, math.max
 local function fdiv(a, b)
-  local q = math.floor(a / b)
+  local q = floor(a / b)
   if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
   return q
 end
@@ -27,7 +28,7 @@ local function cdiv(a, b)
 end
 local P = 60000
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 local function drained(sc, lt, L)
   local dt = now - lt
   if dt < 0 then dt = 0 end
@@ -93,7 +94,10 @@ local function quota_state(k)
   return q
 end
 
-local replies, expiries = {}, {}
+-- The reply: per call 2 + 6n integers, all calls in one flat array (a table per call, and
+-- its growth, cost more than the work; Lua builds tables slowly). The plan of the call being
+-- decided is kept flat too, four slots per check, and reused.
+local R, rn, plan, expiries, memo = {}, 0, {}, {}, {}
 local b = 2
 for call = 1, tonumber(ARGV[1]) do
   local resid, ttl, n = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
@@ -103,81 +107,96 @@ for call = 1, tonumber(ARGV[1]) do
     expiry = s(now + ttl)
     expiries[ttl] = expiry
   end
-  local out = {0, now}
-  local plan = {}
+  local head = rn + 1
+  R[head], R[head + 1] = 0, now
+  rn = rn + 2
+  local pn = 0
   local all = true
   for i = 1, n do
-    local kind, key = ARGV[b], ARGV[b + 1]
-    local L, c = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-    local cost = ARGV[b + 3]
-    b = b + 7
-    local ok, rem, retry, reset, before, start = 0, 0, 0, 0, 0, 0
-    if kind == 'r' then
-      local st = rate_state(key)
-      local level = drained(st.sc, st.lt, L)
-      local cap = L * P
-      local after = level + c * P
-      rem = math.max(0, fdiv(cap - level, P))
-      reset = cdiv(level, L)
-      if c > L then
-        retry = -1
-      elseif after > cap then
-        retry = cdiv(after - cap, L)
+    local key, cost = ARGV[b + 1], ARGV[b + 3]
+    local c = tonumber(cost)
+    -- What does not depend on the call (the limit, the window, the counter's state) is worked
+    -- out once per key and batch: the calls of a batch mostly share their keys.
+    local m = memo[key]
+    if m == nil or m.kind ~= ARGV[b] or m.Ls ~= ARGV[b + 2] or m.wss ~= ARGV[b + 4] or
+       m.wes ~= ARGV[b + 5] or m.wns ~= ARGV[b + 6] then
+      m = {kind = ARGV[b], Ls = ARGV[b + 2], wss = ARGV[b + 4], wes = ARGV[b + 5],
+           wns = ARGV[b + 6], L = tonumber(ARGV[b + 2]), rate = ARGV[b] == 'r'}
+      if m.rate then
+        m.st = rate_state(key)
+        m.cap = m.L * P
       else
-        ok = 1
-        rem = fdiv(cap - after, P)
-        reset = cdiv(after, L)
-        plan[#plan + 1] = {'r', st, after, math.max(now, st.lt), reset}
+        local ws, we, wn = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
+        local start, wend, k = ws, 0, key
+        if we ~= 0 and now >= we then start = we end
+        if we ~= 0 then
+          if start == ws then wend = we else wend = wn end
+          k = key .. '@' .. s(start)
+        end
+        m.start, m.wend, m.q = start, wend, quota_state(k)
+        if wend ~= 0 then m.reset = max(0, wend - now) else m.reset = 0 end
       end
-    else
-      local ws, we, wn = tonumber(ARGV[b - 3]), tonumber(ARGV[b - 2]), tonumber(ARGV[b - 1])
-      start = ws
-      if we ~= 0 and now >= we then start = we end
-      local wend = 0
-      if we ~= 0 then
-        if start == ws then wend = we else wend = wn end
-      end
-      local k = key
-      if we ~= 0 then k = key .. '@' .. s(start) end
-      local q = quota_state(k)
-      before = q.used + q.rs
-      if wend ~= 0 then reset = math.max(0, wend - now) end
-      if before + c <= L then
-        ok = 1
-        rem = L - before - c
-        plan[#plan + 1] = {'q', q, c, wend, cost}
-      else
-        rem = math.max(0, L - before)
-        if c > L then retry = -1 else retry = reset end
-      end
+      memo[key] = m
     end
-    if ok == 0 then all = false end
-    local o = #out
-    out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
-      ok, rem, retry, reset, before, start
+    b = b + 7
+    local L = m.L
+    if m.rate then
+      local st = m.st
+      local level = drained(st.sc, st.lt, L)
+      local cap = m.cap
+      local after = level + c * P
+      if c > L then
+        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] = 0, max(0, fdiv(cap - level, P)), -1, cdiv(level, L)
+        all = false
+      elseif after > cap then
+        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] =
+          0, max(0, fdiv(cap - level, P)), cdiv(after - cap, L), cdiv(level, L)
+        all = false
+      else
+        local reset = cdiv(after, L)
+        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] = 1, fdiv(cap - after, P), 0, reset
+        plan[pn + 1], plan[pn + 2], plan[pn + 3], plan[pn + 4] = st, after, max(now, st.lt), reset
+        pn = pn + 4
+      end
+      R[rn + 5], R[rn + 6] = 0, 0
+    else
+      local q = m.q
+      local before = q.used + q.rs
+      if before + c <= L then
+        R[rn + 1], R[rn + 2], R[rn + 3] = 1, L - before - c, 0
+        plan[pn + 1], plan[pn + 2], plan[pn + 3], plan[pn + 4] = q, c, m.wend, cost
+        pn = pn + 4
+      else
+        local retry = m.reset
+        if c > L then retry = -1 end
+        R[rn + 1], R[rn + 2], R[rn + 3] = 0, max(0, L - before), retry
+        all = false
+      end
+      R[rn + 4], R[rn + 5], R[rn + 6] = m.reset, before, m.start
+    end
+    rn = rn + 6
   end
   if all then
-    out[1] = 1
-    for _, p in ipairs(plan) do
-      if p[1] == 'r' then
-        p[2].sc, p[2].lt, p[2].ttl = p[3], p[4], p[5] + P
-      elseif p[3] > 0 then
-        local q, c = p[2], p[3]
-        q.rs = q.rs + c
-        q.add = q.add + c
-        q.fields[#q.fields + 1] = 'r:' .. resid
-        q.fields[#q.fields + 1] = p[5]
-        q.members[#q.members + 1] = expiry
-        q.members[#q.members + 1] = resid
+    R[head] = 1
+    for j = 1, pn, 4 do
+      local x = plan[j]
+      if x.xk == nil then  -- a rate's state
+        x.sc, x.lt, x.ttl = plan[j + 1], plan[j + 2], plan[j + 3] + P
+      elseif plan[j + 1] > 0 then
+        local c = plan[j + 1]
+        x.rs = x.rs + c
+        x.add = x.add + c
+        local f, mb = x.fields, x.members
+        f[#f + 1] = 'r:' .. resid
+        f[#f + 1] = plan[j + 3]
+        mb[#mb + 1] = expiry
+        mb[#mb + 1] = resid
         local keep = now + ttl + P
-        if p[4] ~= 0 then keep = math.max(keep, p[4] + 86400000) end
-        if keep > q.keep then q.keep = keep end
+        if plan[j + 2] ~= 0 then keep = max(keep, plan[j + 2] + 86400000) end
+        if keep > x.keep then x.keep = keep end
       end
     end
   end
-  -- Integers: Redis writes them without Lua formatting each (the costliest part of the
-  -- script when it was one string).
-  replies[call] = out
 end
 flush_rates()
 for _, k in ipairs(qorder) do
@@ -190,7 +209,7 @@ for _, k in ipairs(qorder) do
     redis.call('PEXPIREAT', q.xk, s(q.keep))
   end
 end
-return replies
+return R
 )LUA";
 
 constexpr const char* kSettle = R"LUA(
@@ -214,8 +233,8 @@ for call = 1, tonumber(ARGV[1]) do
       -- changes nothing: the level drains the same whether or not it is rewritten now.
       if v ~= 0 then
         local st = rate_state(key)
-        local level = math.max(0, drained(st.sc, st.lt, L) + v * P)
-        st.sc, st.lt, st.ttl = level, math.max(now, st.lt), cdiv(level, L) + P
+        local level = max(0, drained(st.sc, st.lt, L) + v * P)
+        st.sc, st.lt, st.ttl = level, max(now, st.lt), cdiv(level, L) + P
       end
     else
       local q = settles[key]

@@ -5,9 +5,9 @@
 // reserve  ARGV: number of calls, then per call: reservation_id, ttl_ms, n, then per check 7
 //                fields: kind ("r" rate | "q" quota), key, limit, cost, window_start,
 //                window_end, next_window_end
-//          reply: an array with one array of integers per call: admitted, now_ms, then per
-//                 check: ok, remaining, retry_after_ms, reset_ms, committed_before,
-//                 window_start
+//          reply: one flat array of integers, per call in turn 2 + 6n of them: admitted,
+//                 now_ms, then per check: ok, remaining, retry_after_ms, reset_ms,
+//                 committed_before, window_start
 // settle   ARGV: number of calls, then per call: reservation_id, marker key, n, then per check
 //                5 fields: kind, resolved key (quota: key@window_start), limit, value,
 //                ttl_hint_ms (rate: actual − reserved; quota: actual amount)

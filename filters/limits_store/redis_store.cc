@@ -44,6 +44,7 @@ struct BatchEntry {
   asio::steady_timer timer;  // cancelled when `result` is set
   std::string encoded;       // its arguments, as RESP bulk strings
   std::size_t nargs = 0;
+  std::size_t reply_len = 1;  // its elements in the script's flat reply
   bool done = false;
   redis::RespResult result;  // its element of the reply, or the batch's failure
 };
@@ -58,9 +59,12 @@ class ScriptBatch {
               bool deferred)
       : ex_(std::move(ex)), ep_(ep), script_(script), deferred_(deferred) {}
 
-  asio::awaitable<redis::RespResult> run(redis::RespArgs args) {
+  // `reply_len`: how many elements of the script's flat reply are this call's; they come back
+  // as an array.
+  asio::awaitable<redis::RespResult> run(redis::RespArgs args, std::size_t reply_len) {
     auto e = std::make_shared<BatchEntry>(ex_);
     e->timer.expires_at(Clock::time_point::max());
+    e->reply_len = reply_len;
     e->nargs = args.count();
     e->encoded = args.take();
     queue_.push_back(e);
@@ -116,17 +120,24 @@ class ScriptBatch {
                                                  deferred_);
       }
       using T = redis::RespValue::Type;
-      const bool split = r.ok && r.value.type == T::kArray && r.value.elements.size() == k;
+      std::size_t total = 0;
+      for (const auto& e : batch) total += e->reply_len;
+      const bool split = r.ok && r.value.type == T::kArray && r.value.elements.size() == total;
       if (r.ok && !r.value.is_error() && !split) {
         r.value = redis::RespValue{};
         r.value.type = T::kError;
         r.value.str = "unexpected reply to a batch of " + std::to_string(k);
       }
+      std::size_t at = 0;
       for (std::size_t i = 0; i < k; ++i) {
         BatchEntry& e = *batch[i];
         if (split) {
           e.result.ok = true;
-          e.result.value = std::move(r.value.elements[i]);
+          e.result.value.type = T::kArray;
+          auto first = r.value.elements.begin() + static_cast<std::ptrdiff_t>(at);
+          e.result.value.elements.assign(std::make_move_iterator(first),
+                                         std::make_move_iterator(first + static_cast<std::ptrdiff_t>(e.reply_len)));
+          at += e.reply_len;
         } else {
           e.result = r;
         }
@@ -171,10 +182,10 @@ asio::execution_context::id BatchService::id;
 asio::awaitable<redis::RespResult> run_batched(asio::any_io_executor ex,
                                                const redis::Endpoint& ep,
                                                const LuaScript& script, redis::RespArgs args,
-                                               bool deferred) {
+                                               std::size_t reply_len, bool deferred) {
   auto& ctx = asio::query(ex, asio::execution::context);
   ScriptBatch& batch = asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred);
-  co_return co_await batch.run(std::move(args));
+  co_return co_await batch.run(std::move(args), reply_len);
 }
 
 // "<verb> <sha-or-body> 0 args..." encoded once, without copying the arguments.
@@ -297,7 +308,8 @@ asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_execu
                                                               std::string reservation,
                                                               std::string& error) const {
   redis::RespResult r = co_await run_batched(ex, endpoint_, reserve_script(),
-                                             reserve_args(checks, reservation), false);
+                                             reserve_args(checks, reservation),
+                                             2 + 6 * checks.size(), false);
   Admission adm;
   if (!r.ok || r.value.is_error() || !parse_admission(r.value, checks.size(), adm)) {
     error = describe_failure(r);
@@ -314,7 +326,7 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
   // Nobody waits for a settlement: it rides along with the next admission's write.
   redis::RespResult r = co_await run_batched(
       ex, endpoint_, settle_script(),
-      settle_args(checks, admission, reservation, actual, LocalStore::now_ms()), true);
+      settle_args(checks, admission, reservation, actual, LocalStore::now_ms()), 1, true);
   if (!r.ok || r.value.is_error()) {
     error = describe_failure(r);
     co_return false;
