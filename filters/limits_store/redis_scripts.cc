@@ -146,7 +146,8 @@ for call = 1, tonumber(ARGV[1]) do
       local cap = m.cap
       local after = level + c * P
       if c > L then
-        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] = 0, max(0, fdiv(cap - level, P)), -1, cdiv(level, L)
+        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] =
+          0, max(0, fdiv(cap - level, P)), -1, cdiv(level, L)
         all = false
       elseif after > cap then
         R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] =

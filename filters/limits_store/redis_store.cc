@@ -135,8 +135,9 @@ class ScriptBatch {
           e.result.ok = true;
           e.result.value.type = T::kArray;
           auto first = r.value.elements.begin() + static_cast<std::ptrdiff_t>(at);
+          auto last = first + static_cast<std::ptrdiff_t>(e.reply_len);
           e.result.value.elements.assign(std::make_move_iterator(first),
-                                         std::make_move_iterator(first + static_cast<std::ptrdiff_t>(e.reply_len)));
+                                         std::make_move_iterator(last));
           at += e.reply_len;
         } else {
           e.result = r;
@@ -266,8 +267,8 @@ redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
     a.add(c.kind == LimitKind::kRate ? "r" : "q");
     if (c.kind == LimitKind::kQuota && c.window_end_ms != 0) {
       char digits[24];
-      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, start);
-      a.add({prefix_, c.key, "@", std::string_view(digits, static_cast<std::size_t>(end - digits))});
+      char* end = std::to_chars(digits, digits + sizeof digits, start).ptr;
+      a.add({prefix_, c.key, "@", {digits, static_cast<std::size_t>(end - digits)}});
     } else {
       a.add({prefix_, c.key});
     }

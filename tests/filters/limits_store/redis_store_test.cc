@@ -257,6 +257,29 @@ std::int64_t script_calls(const redis::Endpoint& ep) {
   return n;
 }
 
+// Starts every task at once on the test thread's context (in order) and waits for all.
+using Task = std::function<asio::awaitable<void>(asio::any_io_executor)>;
+void run_concurrently(const std::vector<Task>& tasks) {
+  run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    auto done = std::make_shared<std::size_t>(0);
+    for (const Task& task : tasks) {
+      asio::co_spawn(
+          ex,
+          [&task, ex, done]() -> asio::awaitable<void> {
+            co_await task(ex);
+            ++*done;
+          },
+          asio::detached);
+    }
+    asio::steady_timer t(ex);
+    while (*done < tasks.size()) {
+      t.expires_after(std::chrono::milliseconds(2));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return 0;
+  });
+}
+
 // Calls that wait at the same time share one script run, and each gets what it would have got
 // alone, in turn: the in-process store, given the same calls in the same order, agrees on every
 // figure, before and after the settlements (one of them sent twice in the same batch).
@@ -281,29 +304,15 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
     return store.settle(ex, {rate("warm", 10, 1)}, Admission{}, "warm", {1}, err);
   })) << err;
 
-  using Results = std::vector<std::optional<Admission>>;
   const std::int64_t calls0 = script_calls(ep);
-  Results adms = run<Results>([&](asio::any_io_executor ex) -> asio::awaitable<Results> {
-    auto out = std::make_shared<Results>(kCalls);
-    auto done = std::make_shared<int>(0);
-    for (int i = 0; i < kCalls; ++i) {
-      asio::co_spawn(
-          ex,
-          [&, i, out, done]() -> asio::awaitable<void> {
-            std::string e;
-            (*out)[static_cast<std::size_t>(i)] =
-                co_await store.reserve(ex, checks, "c" + std::to_string(i), e);
-            ++*done;
-          },
-          asio::detached);
-    }
-    asio::steady_timer t(ex);
-    while (*done < kCalls) {
-      t.expires_after(std::chrono::milliseconds(2));
-      co_await t.async_wait(asio::use_awaitable);
-    }
-    co_return *out;
-  });
+  std::vector<std::optional<Admission>> adms(kCalls);
+  std::vector<Task> reserves;
+  for (int i = 0; i < kCalls; ++i)
+    reserves.push_back([&, i](asio::any_io_executor ex) -> asio::awaitable<void> {
+      std::string e;
+      adms[i] = co_await store.reserve(ex, checks, "c" + std::to_string(i), e);
+    });
+  run_concurrently(reserves);
   EXPECT_LE(script_calls(ep) - calls0, 2) << "40 waiting admissions should share script runs";
 
   std::vector<Admission> ladms;
@@ -314,7 +323,8 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
     EXPECT_EQ(adms[i]->admitted, l.admitted) << i;
     for (std::size_t k = 0; k < checks.size(); ++k) {
       EXPECT_EQ(adms[i]->results[k].ok, l.results[k].ok) << i << "/" << k;
-      EXPECT_NEAR(adms[i]->results[k].remaining, l.results[k].remaining, tolerance(k)) << i << "/" << k;
+      EXPECT_NEAR(adms[i]->results[k].remaining, l.results[k].remaining, tolerance(k))
+          << i << "/" << k;
       EXPECT_EQ(adms[i]->results[k].committed_before, l.results[k].committed_before)
           << i << "/" << k;
     }
@@ -324,35 +334,23 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
   EXPECT_EQ(admitted, 16);  // spend decides: 5000 at 300 a call
   // Settle every admitted call at once, the first one twice.
   const std::vector<std::int64_t> actual{120, 1, 20, 1};
-  int settled = run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
-    auto ok = std::make_shared<int>(0);
-    auto done = std::make_shared<int>(0);
-    int n = 0;
-    for (int i = 0; i <= kCalls; ++i) {
-      const int call = i == kCalls ? 0 : i;
-      if (!adms[call]->admitted) continue;
-      ++n;
-      asio::co_spawn(
-          ex,
-          [&, call, ok, done]() -> asio::awaitable<void> {
-            std::string e;
-            if (co_await store.settle(ex, checks, *adms[call], "c" + std::to_string(call), actual, e))
-              ++*ok;
-            ++*done;
-          },
-          asio::detached);
-    }
-    asio::steady_timer t(ex);
-    while (*done < n) {
-      t.expires_after(std::chrono::milliseconds(2));
-      co_await t.async_wait(asio::use_awaitable);
-    }
-    co_return *ok;
-  });
+  int settled = 0;
+  std::vector<Task> settles;
+  for (int i = 0; i <= kCalls; ++i) {
+    const int call = i == kCalls ? 0 : i;
+    if (!adms[call]->admitted) continue;
+    settles.push_back([&, call](asio::any_io_executor ex) -> asio::awaitable<void> {
+      std::string e;
+      if (co_await store.settle(ex, checks, *adms[call], "c" + std::to_string(call), actual, e))
+        ++settled;
+    });
+  }
+  run_concurrently(settles);
   EXPECT_EQ(settled, admitted + 1);
   for (int i = 0; i < kCalls; ++i)
     if (ladms[i].admitted)
-      local.settle(checks, ladms[i], static_cast<std::uint64_t>(i + 1), actual, LocalStore::now_ms());
+      local.settle(checks, ladms[i], static_cast<std::uint64_t>(i + 1), actual,
+                   LocalStore::now_ms());
   // The state both stores hold now shows in one more admission.
   auto after = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
     return store.reserve(ex, checks, "last", err);
