@@ -113,19 +113,24 @@ for call = 1, tonumber(ARGV[1]) do
   local pn = 0
   local all = true
   for i = 1, n do
-    local key, cost = ARGV[b + 1], ARGV[b + 3]
+    local kind, key, cost = ARGV[b], ARGV[b + 1], ARGV[b + 3]
     local c = tonumber(cost)
     -- What does not depend on the call (the limit, the window, the counter's state) is worked
     -- out once per key and batch: the calls of a batch mostly share their keys.
     local m = memo[key]
-    if m == nil or m.kind ~= ARGV[b] or m.Ls ~= ARGV[b + 2] or m.wss ~= ARGV[b + 4] or
-       m.wes ~= ARGV[b + 5] or m.wns ~= ARGV[b + 6] then
-      m = {kind = ARGV[b], Ls = ARGV[b + 2], wss = ARGV[b + 4], wes = ARGV[b + 5],
-           wns = ARGV[b + 6], L = tonumber(ARGV[b + 2]), rate = ARGV[b] == 'r'}
-      if m.rate then
+    if kind == 'r' then
+      if m == nil or m.kind ~= kind or m.Ls ~= ARGV[b + 2] then
+        m = {kind = kind, Ls = ARGV[b + 2], L = tonumber(ARGV[b + 2]), rate = true}
         m.st = rate_state(key)
         m.cap = m.L * P
-      else
+        memo[key] = m
+      end
+      b = b + 4
+    else
+      if m == nil or m.kind ~= kind or m.Ls ~= ARGV[b + 2] or m.wss ~= ARGV[b + 4] or
+         m.wes ~= ARGV[b + 5] or m.wns ~= ARGV[b + 6] then
+        m = {kind = kind, Ls = ARGV[b + 2], wss = ARGV[b + 4], wes = ARGV[b + 5],
+             wns = ARGV[b + 6], L = tonumber(ARGV[b + 2]), rate = false}
         local ws, we, wn = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
         local start, wend, k = ws, 0, key
         if we ~= 0 and now >= we then start = we end
@@ -135,10 +140,10 @@ for call = 1, tonumber(ARGV[1]) do
         end
         m.start, m.wend, m.q = start, wend, quota_state(k)
         if wend ~= 0 then m.reset = max(0, wend - now) else m.reset = 0 end
+        memo[key] = m
       end
-      memo[key] = m
+      b = b + 7
     end
-    b = b + 7
     local L = m.L
     if m.rate then
       local st = m.st
@@ -225,13 +230,19 @@ for call = 1, tonumber(ARGV[1]) do
   for i = 1, n do
     local kind, key = ARGV[b], ARGV[b + 1]
     local L, v = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-    local hint = ARGV[b + 4]
-    b = b + 5
+    local hint = nil
+    if kind == 'r' then
+      b = b + 4
+    else
+      hint = ARGV[b + 4]
+      b = b + 5
+    end
     if not fresh then
       -- settled before: nothing to change
     elseif kind == 'r' then
       -- v is the difference from the reservation; 0 (a request rate, or tokens as reserved)
-      -- changes nothing: the level drains the same whether or not it is rewritten now.
+      -- changes nothing: the level drains the same whether or not it is rewritten now (the
+      -- store leaves such checks out of the arguments).
       if v ~= 0 then
         local st = rate_state(key)
         local level = max(0, drained(st.sc, st.lt, L) + v * P)

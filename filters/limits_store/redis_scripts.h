@@ -2,15 +2,15 @@
 // (TIME), with the integer arithmetic of limit_check.h, in the same order. Lua numbers are
 // doubles: every value stays below 2^53 and is passed to Redis formatted with "%.0f".
 //
-// reserve  ARGV: number of calls, then per call: reservation_id, ttl_ms, n, then per check 7
-//                fields: kind ("r" rate | "q" quota), key, limit, cost, window_start,
+// reserve  ARGV: number of calls, then per call: reservation_id, ttl_ms, n, then per check:
+//                a rate: "r", key, limit, cost; a quota: "q", key, limit, cost, window_start,
 //                window_end, next_window_end
 //          reply: one flat array of integers, per call in turn 2 + 6n of them: admitted,
 //                 now_ms, then per check: ok, remaining, retry_after_ms, reset_ms,
 //                 committed_before, window_start
-// settle   ARGV: number of calls, then per call: reservation_id, marker key, n, then per check
-//                5 fields: kind, resolved key (quota: key@window_start), limit, value,
-//                ttl_hint_ms (rate: actual − reserved; quota: actual amount)
+// settle   ARGV: number of calls, then per call: reservation_id, marker key, n, then per check:
+//                a rate: "r", key, limit, actual − reserved (left out when 0: it changes
+//                nothing); a quota: "q", key@window_start, limit, actual amount, ttl_hint_ms
 //          reply: an array with one integer per call: now_ms, or -1 when that reservation was
 //          already settled (the marker key makes a retried settlement harmless; retries end
 //          within seconds, so it is kept two minutes: one key per call for two minutes bounds

@@ -240,10 +240,12 @@ redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks,
   a.add_int(ttl_.count());
   a.add_int(static_cast<std::int64_t>(checks.size()));
   for (const auto& c : checks) {
-    a.add(c.kind == LimitKind::kRate ? "r" : "q");
+    const bool rate = c.kind == LimitKind::kRate;
+    a.add(rate ? "r" : "q");
     a.add({prefix_, c.key});
     a.add_int(c.limit);
     a.add_int(c.cost);
+    if (rate) continue;  // a rate has no window
     a.add_int(c.window_start_ms);
     a.add_int(c.window_end_ms);
     a.add_int(c.next_window_end_ms);
@@ -260,12 +262,30 @@ redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
   a.reserve(64 + checks.size() * (prefix_.size() + 96));
   a.add(reservation);
   a.add({prefix_, "settled:", reservation});
-  a.add_int(static_cast<std::int64_t>(checks.size()));
+  // A rate settled at what it reserved changes nothing (a request rate always): left out.
+  auto amount = [&](std::size_t i) {
+    const auto& c = checks[i];
+    std::int64_t v = i < actual.size() ? actual[i] : c.cost;
+    return c.kind == LimitKind::kRate ? v - c.cost : v;
+  };
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < checks.size(); ++i)
+    n += checks[i].kind == LimitKind::kQuota || amount(i) != 0 ? 1 : 0;
+  a.add_int(n);
   for (std::size_t i = 0; i < checks.size(); ++i) {
     const auto& c = checks[i];
+    const std::int64_t v = amount(i);
+    if (c.kind == LimitKind::kRate) {
+      if (v == 0) continue;
+      a.add("r");
+      a.add({prefix_, c.key});
+      a.add_int(c.limit);
+      a.add_int(v);
+      continue;
+    }
     std::int64_t start = i < admission.results.size() ? admission.results[i].window_start_ms : 0;
-    a.add(c.kind == LimitKind::kRate ? "r" : "q");
-    if (c.kind == LimitKind::kQuota && c.window_end_ms != 0) {
+    a.add("q");
+    if (c.window_end_ms != 0) {
       char digits[24];
       char* end = std::to_chars(digits, digits + sizeof digits, start).ptr;
       a.add({prefix_, c.key, "@", {digits, static_cast<std::size_t>(end - digits)}});
@@ -273,11 +293,10 @@ redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
       a.add({prefix_, c.key});
     }
     a.add_int(c.limit);
-    std::int64_t v = i < actual.size() ? actual[i] : c.cost;
-    a.add_int(c.kind == LimitKind::kRate ? v - c.cost : v);
-    std::int64_t end = window_end_for(c, start);
-    a.add_int(end == 0 ? ttl_.count() + kRatePeriodMs
-                       : std::max<std::int64_t>(1000, end - now_ms + 86'400'000));
+    a.add_int(v);
+    std::int64_t wend = window_end_for(c, start);
+    a.add_int(wend == 0 ? ttl_.count() + kRatePeriodMs
+                        : std::max<std::int64_t>(1000, wend - now_ms + 86'400'000));
   }
   return a;
 }
@@ -324,6 +343,12 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
                                          const Admission& admission, std::string reservation,
                                          std::vector<std::int64_t> actual,
                                          std::string& error) const {
+  // Only rates settled at what they reserved (a request rate): nothing would change.
+  bool changes = false;
+  for (std::size_t i = 0; i < checks.size() && !changes; ++i)
+    changes = checks[i].kind == LimitKind::kQuota ||
+              (i < actual.size() && actual[i] != checks[i].cost);
+  if (!changes) co_return true;
   // Nobody waits for a settlement: it rides along with the next admission's write.
   redis::RespResult r = co_await run_batched(
       ex, endpoint_, settle_script(),

@@ -364,6 +364,33 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
   }
 }
 
+// A settlement that would change nothing (only rates, each used as reserved) is not sent.
+TEST(RedisStore, SettlementThatChangesNothingIsNotSent) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  RedisStore store(ep, "t7:", std::chrono::seconds(60));
+  std::vector<LimitCheck> checks{rate("rpm", 10, 1), rate("tpm", 1000, 100)};
+  std::string err;
+  auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, checks, "n1", err);
+  });
+  ASSERT_TRUE(adm && adm->admitted) << err;
+  const std::int64_t calls0 = script_calls(ep);
+  EXPECT_TRUE(run<bool>([&](asio::any_io_executor ex) {
+    return store.settle(ex, checks, *adm, "n1", {1, 100}, err);
+  }));
+  EXPECT_EQ(script_calls(ep), calls0);
+  EXPECT_TRUE(run<bool>([&](asio::any_io_executor ex) {  // 40 tokens fewer than reserved
+    return store.settle(ex, checks, *adm, "n1", {1, 60}, err);
+  })) << err;
+  EXPECT_GT(script_calls(ep), calls0);  // EVALSHA, and EVAL: the first settlement loads it
+  auto next = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, checks, "n2", err);
+  });
+  ASSERT_TRUE(next) << err;
+  EXPECT_EQ(next->results[1].remaining, 1000 - 60 - 100);  // the 40 came back
+}
+
 TEST(RedisStore, ExpiredReservationsAreReleasedAndRenewalsKeepThem) {
   RedisServer server;
   RedisStore store(endpoint(server.port()), "t2:", std::chrono::milliseconds(300));
