@@ -218,6 +218,13 @@ asio::awaitable<redis::RespResult> run_script(asio::any_io_executor ex, const re
   co_return r;
 }
 
+// Room for one call's arguments: keys, up to seven numbers of 20 digits per check, headers.
+std::size_t args_bytes(const std::vector<LimitCheck>& checks, const std::string& reservation) {
+  std::size_t n = 96 + 2 * reservation.size();
+  for (const auto& c : checks) n += c.key.size() + 40 + 7 * 26;
+  return n;
+}
+
 std::string describe_failure(const redis::RespResult& r) {
   if (!r.ok) return r.error;
   if (r.value.is_error()) return "redis error: " + r.value.str.substr(0, 200);
@@ -235,7 +242,7 @@ std::string RedisStore::resolved_key(const LimitCheck& c, std::int64_t window_st
 redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks,
                                          const std::string& reservation) const {
   redis::RespArgs a;
-  a.reserve(64 + checks.size() * (prefix_.size() + 96));
+  a.reserve(args_bytes(checks, reservation) + checks.size() * prefix_.size());
   a.add(reservation);
   a.add_int(ttl_.count());
   a.add_int(static_cast<std::int64_t>(checks.size()));
@@ -259,7 +266,7 @@ redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
                                         const std::vector<std::int64_t>& actual,
                                         std::int64_t now_ms) const {
   redis::RespArgs a;
-  a.reserve(64 + checks.size() * (prefix_.size() + 96));
+  a.reserve(args_bytes(checks, reservation) + checks.size() * prefix_.size());
   a.add(reservation);
   a.add({prefix_, "settled:", reservation});
   // A rate settled at what it reserved changes nothing (a request rate always): left out.

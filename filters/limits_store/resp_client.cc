@@ -337,8 +337,15 @@ void encode_command(const std::vector<std::string>& args, std::string& out) {
   }
 }
 
-// Each argument grows the buffer once and is copied into place (a few appends per argument
-// cost ~200 instructions each; the store writes ~50 arguments per call).
+// Each argument is written straight into spare room at the end of the buffer (appending a
+// few pieces per argument cost ~300 instructions each; the store writes ~40 per call).
+char* RespArgs::grow(std::size_t n) {
+  if (len_ + n > buf_.size()) buf_.resize(std::max(2 * buf_.size(), len_ + n + 256));
+  char* at = buf_.data() + len_;
+  len_ += n;
+  return at;
+}
+
 void RespArgs::add(std::initializer_list<std::string_view> parts) {
   std::size_t n = 0;
   for (auto p : parts) n += p.size();
@@ -348,9 +355,7 @@ void RespArgs::add(std::initializer_list<std::string_view> parts) {
   *e++ = '\r';
   *e++ = '\n';
   const auto hl = static_cast<std::size_t>(e - head);
-  const std::size_t at = bytes_.size();
-  bytes_.resize(at + hl + n + 2);
-  char* out = bytes_.data() + at;
+  char* out = grow(hl + n + 2);
   std::memcpy(out, head, hl);
   out += hl;
   for (auto p : parts) {
@@ -363,9 +368,19 @@ void RespArgs::add(std::initializer_list<std::string_view> parts) {
 }
 
 void RespArgs::add_int(std::int64_t v) {
-  char digits[24];
-  char* end = std::to_chars(digits, digits + sizeof digits, v).ptr;
-  add({std::string_view(digits, static_cast<std::size_t>(end - digits))});
+  // "$<digits>\r\n<value>\r\n" in one piece: at most 20 digits for the value, 2 for its length.
+  char value[24];
+  const auto vl = static_cast<std::size_t>(std::to_chars(value, value + sizeof value, v).ptr - value);
+  char* out = grow(1 + (vl >= 10 ? 2 : 1) + 2 + vl + 2);
+  *out++ = '$';
+  out = std::to_chars(out, out + 2, vl).ptr;
+  *out++ = '\r';
+  *out++ = '\n';
+  std::memcpy(out, value, vl);
+  out += vl;
+  out[0] = '\r';
+  out[1] = '\n';
+  ++count_;
 }
 
 asio::awaitable<RespResult> resp_command_encoded(asio::any_io_executor ex, const Endpoint& ep,

@@ -62,16 +62,26 @@ void encode_command(const std::vector<std::string>& args, std::string& out);
 // argument (the limits store writes ~50 arguments per call).
 class RespArgs {
  public:
-  void reserve(std::size_t bytes) { bytes_.reserve(bytes); }
+  void reserve(std::size_t bytes) {
+    if (bytes > buf_.size()) buf_.resize(bytes);
+  }
   void add(std::string_view v) { add({v}); }
   void add(std::initializer_list<std::string_view> parts);  // one argument, concatenated
   void add_int(std::int64_t v);
   std::size_t count() const { return count_; }
-  const std::string& bytes() const { return bytes_; }
-  std::string take() { return std::move(bytes_); }
+  std::string_view bytes() const { return {buf_.data(), len_}; }
+  std::string take() {
+    buf_.resize(len_);
+    len_ = 0;
+    count_ = 0;
+    return std::move(buf_);
+  }
 
  private:
-  std::string bytes_;
+  char* grow(std::size_t n);  // n more bytes at the end; returns where they go
+
+  std::string buf_;  // bytes beyond len_ are spare room, written before they count
+  std::size_t len_ = 0;
   std::size_t count_ = 0;
 };
 

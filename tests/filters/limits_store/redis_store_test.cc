@@ -12,6 +12,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -85,6 +86,29 @@ TEST(RespClient, EncodesCommands) {
   std::string out;
   redis::encode_command({"SET", "k", ""}, out);
   EXPECT_EQ(out, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+}
+
+TEST(RespClient, ArgsAreBulkStrings) {
+  redis::RespArgs a;
+  a.add("SET");
+  a.add({"pre:", "", "key"});
+  a.add_int(0);
+  a.add_int(-1);
+  a.add_int(1234567890);
+  a.add_int(INT64_MIN);
+  EXPECT_EQ(a.count(), 6u);
+  EXPECT_EQ(a.bytes(),
+            "$3\r\nSET\r\n$7\r\npre:key\r\n$1\r\n0\r\n$2\r\n-1\r\n$10\r\n1234567890\r\n"
+            "$20\r\n-9223372036854775808\r\n");
+  // Growing past the room reserved keeps what was written.
+  redis::RespArgs many;
+  many.reserve(8);
+  std::string expect;
+  for (int i = 0; i < 1000; ++i) {
+    many.add_int(i);
+    expect += "$" + std::to_string(std::to_string(i).size()) + "\r\n" + std::to_string(i) + "\r\n";
+  }
+  EXPECT_EQ(many.take(), expect);
 }
 
 asio::awaitable<void> incr(asio::any_io_executor ex, redis::Endpoint ep, int i,
