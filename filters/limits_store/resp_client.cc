@@ -370,7 +370,8 @@ void RespArgs::add(std::initializer_list<std::string_view> parts) {
 void RespArgs::add_int(std::int64_t v) {
   // "$<digits>\r\n<value>\r\n" in one piece: at most 20 digits for the value, 2 for its length.
   char value[24];
-  const auto vl = static_cast<std::size_t>(std::to_chars(value, value + sizeof value, v).ptr - value);
+  char* value_end = std::to_chars(value, value + sizeof value, v).ptr;
+  const auto vl = static_cast<std::size_t>(value_end - value);
   char* out = grow(1 + (vl >= 10 ? 2 : 1) + 2 + vl + 2);
   *out++ = '$';
   out = std::to_chars(out, out + 2, vl).ptr;
