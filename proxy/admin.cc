@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <openssl/crypto.h>
 
+#include "filters/limits_store/redis_store.h"
 #include "filters/limits_store/usage.h"
 #include "filters/registry.h"
 #include "proxy/reload.h"
@@ -96,6 +97,7 @@ asio::awaitable<void> serve_admin(asio::ip::tcp::socket socket, AdminContext ctx
       out.reserve(16384);
       ctx.metrics->render(out);
       render_filter_metrics(out);
+      limits::render_redis_metrics(out);
       ctx.shared->sinks->render_metrics(out);
       if (ctx.shared->reloader != nullptr) ctx.shared->reloader->render_metrics(out);
       res.body() = std::move(out);

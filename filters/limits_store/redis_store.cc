@@ -7,12 +7,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <charconv>
 #include <deque>
 #include <memory>
 
 #include "filters/limits_store/local_store.h"
 #include "filters/limits_store/redis_scripts.h"
+#include "sinks/metrics_text.h"
 
 namespace sluice::limits {
 
@@ -37,6 +39,8 @@ void append_bulk(std::string& out, std::string_view v) {
   out.append(v);
   out += "\r\n";
 }
+
+std::atomic<std::uint64_t> g_runs[2]{}, g_calls[2]{};  // [0] reserve, [1] settle
 
 // One call's share of a batched script call.
 struct BatchEntry {
@@ -112,6 +116,9 @@ class ScriptBatch {
       const std::size_t k = std::min(queue_.size(), kMaxBatch);
       Batch batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
+      const int which = &script_ == &settle_script() ? 1 : 0;
+      g_runs[which].fetch_add(1, std::memory_order_relaxed);
+      g_calls[which].fetch_add(k, std::memory_order_relaxed);
       redis::RespResult r = co_await redis::resp_command_encoded(
           ex_, ep_, encode("EVALSHA", script_.sha1, batch), deferred_);
       if (r.ok && r.value.is_error() && r.value.str.rfind("NOSCRIPT", 0) == 0) {
@@ -232,6 +239,44 @@ std::string describe_failure(const redis::RespResult& r) {
 }
 
 }  // namespace
+
+RedisBatchStats redis_batch_stats() {
+  RedisBatchStats s;
+  s.reserve_runs = g_runs[0].load();
+  s.reserve_calls = g_calls[0].load();
+  s.settle_runs = g_runs[1].load();
+  s.settle_calls = g_calls[1].load();
+  return s;
+}
+
+void render_redis_metrics(std::string& out) {
+  const redis::RespClientStats c = redis::resp_client_stats();
+  const RedisBatchStats b = redis_batch_stats();
+  constexpr std::string_view kEvents = "sluice_redis_client_events_total";
+  append_metric_header(out, kEvents, "counter",
+                       "Redis client connection events (all endpoints).");
+  append_metric_sample(out, kEvents, "event=\"connected\"", c.connects);
+  append_metric_sample(out, kEvents, "event=\"connect_failed\"", c.connect_failures);
+  append_metric_sample(out, kEvents, "event=\"timeout\"", c.timeouts);
+  append_metric_sample(out, kEvents, "event=\"broken\"", c.broken);
+  constexpr std::string_view kCommands = "sluice_redis_client_commands_total";
+  append_metric_header(out, kCommands, "counter",
+                       "Commands sent to Redis (a batched script call is one).");
+  out.append(kCommands).append(" ").append(std::to_string(c.commands)).append("\n");
+  constexpr std::string_view kWrites = "sluice_redis_client_writes_total";
+  append_metric_header(out, kWrites, "counter",
+                       "Socket writes to Redis (pipelined commands share one).");
+  out.append(kWrites).append(" ").append(std::to_string(c.writes)).append("\n");
+  constexpr std::string_view kRuns = "sluice_limits_redis_script_runs_total";
+  append_metric_header(out, kRuns, "counter", "Limit script calls sent to Redis, by script.");
+  append_metric_sample(out, kRuns, "script=\"reserve\"", b.reserve_runs);
+  append_metric_sample(out, kRuns, "script=\"settle\"", b.settle_runs);
+  constexpr std::string_view kCalls = "sluice_limits_redis_script_calls_total";
+  append_metric_header(out, kCalls, "counter",
+                       "Calls those script calls carried (calls / runs: the mean batch).");
+  append_metric_sample(out, kCalls, "script=\"reserve\"", b.reserve_calls);
+  append_metric_sample(out, kCalls, "script=\"settle\"", b.settle_calls);
+}
 
 std::string RedisStore::resolved_key(const LimitCheck& c, std::int64_t window_start) const {
   std::string k = prefix_ + c.key;

@@ -28,6 +28,16 @@
 
 namespace sluice::limits {
 
+// Per-process counters of the batched script calls (all threads, all stores): script runs
+// sent and the calls they carried, per script. calls / runs is the mean batch size.
+struct RedisBatchStats {
+  std::uint64_t reserve_runs = 0, reserve_calls = 0, settle_runs = 0, settle_calls = 0;
+};
+RedisBatchStats redis_batch_stats();
+
+// Prometheus lines for the Redis client (resp_client.h) and the batches, with HELP and TYPE.
+void render_redis_metrics(std::string& out);
+
 class RedisStore {
  public:
   RedisStore(redis::Endpoint endpoint, std::string key_prefix,

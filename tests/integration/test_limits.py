@@ -538,6 +538,13 @@ def test_one_script_call_per_admission_and_settlement_and_admin_usage(sluice_fac
             time.sleep(0.05)
         time.sleep(0.3)
         assert script_calls(redis) == before + 8
+        # /metrics: the calls one after another, so each script call carried one of them.
+        for script in ("reserve", "settle"):
+            runs = sl.metric(f'sluice_limits_redis_script_runs_total{{script="{script}"}}')
+            calls = sl.metric(f'sluice_limits_redis_script_calls_total{{script="{script}"}}')
+            assert runs >= 4 and calls == runs, (script, runs, calls)
+        assert sl.metric('sluice_redis_client_events_total{event="connected"}') >= 1
+        assert sl.metric("sluice_redis_client_commands_total") >= 8
 
     # GET /admin/usage needs the admin token.
     assert httpx.get(f"{sl.admin}/admin/usage").status_code == 401

@@ -329,6 +329,7 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
   })) << err;
 
   const std::int64_t calls0 = script_calls(ep);
+  const RedisBatchStats batches0 = redis_batch_stats();
   std::vector<std::optional<Admission>> adms(kCalls);
   std::vector<Task> reserves;
   for (int i = 0; i < kCalls; ++i)
@@ -338,6 +339,9 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
     });
   run_concurrently(reserves);
   EXPECT_LE(script_calls(ep) - calls0, 2) << "40 waiting admissions should share script runs";
+  // The counters behind /metrics (sluice_limits_redis_script_{runs,calls}_total) saw it.
+  EXPECT_EQ(redis_batch_stats().reserve_calls - batches0.reserve_calls, kCalls);
+  EXPECT_LE(redis_batch_stats().reserve_runs - batches0.reserve_runs, 2u);
 
   std::vector<Admission> ladms;
   int admitted = 0;
