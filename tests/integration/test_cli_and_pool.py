@@ -77,3 +77,27 @@ def test_ca_init_creates_a_private_key_and_refuses_to_overwrite(tmp_path):
     assert r3.returncode == 0
     r4 = subprocess.run([SLUICE(), "ca"], capture_output=True, text=True)
     assert r4.returncode == 2 and "ca init" in r4.stderr
+
+
+def test_without_a_sink_calls_work_and_no_record_is_built(sluice_factory, mock):
+    """With every sink off nobody reads the call's record, so it is not built: the calls, streamed
+    and not, still work, and no record is handed over (the default config, with its JSONL sink,
+    hands one per call)."""
+    import re
+    from conftest import default_config
+    off = re.sub(r"\nsinks:\n  jsonl:\n    events_path: .*\n", "\nsinks:\n  jsonl: {enabled: false}\n",
+                 default_config(mock, "@EVENTS@"))
+    assert "enabled: false" in off
+    for config, expected in ((off, 0), (None, 4)):
+        s = sluice_factory(config)
+        c = openai.OpenAI(base_url=f"{s.url}/v1", api_key="sk-x", max_retries=0)
+        msg = [{"role": "user", "content": "hello"}]
+        for _ in range(2):
+            assert c.chat.completions.create(model="gpt-4o", messages=msg).choices[0].message.content
+            text = "".join(ch.choices[0].delta.content or "" for ch in
+                           c.chat.completions.create(model="gpt-4o", messages=msg, stream=True)
+                           if ch.choices)
+            assert text
+        if expected:
+            s.wait_calls(expected)
+        assert s.metric("sluice_events_published_total") == expected
