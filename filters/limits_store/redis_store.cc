@@ -28,16 +28,37 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // At most this many calls share one script call: a script blocks Redis while it runs, and a
 // batch of 64 admissions runs for well under a millisecond.
 constexpr std::size_t kMaxBatch = 64;
-// Script calls in flight per batch queue. Two were no faster end to end (bench/limits_e2e.py
-// at 9,000 calls/s: p50 2.1 ms either way) and ran half again as many scripts.
-constexpr int kMaxInFlight = 1;
 
-void append_bulk(std::string& out, std::string_view v) {
-  out += '$';
-  out += std::to_string(v.size());
-  out += "\r\n";
-  out.append(v);
-  out += "\r\n";
+// "<verb> <sha-or-body> 0" followed by `parts`, arguments already RESP-encoded (`nargs` of
+// them), as one command.
+std::string encode_script_call(std::string_view verb, std::string_view script,
+                               const std::vector<std::string_view>& parts, std::size_t nargs) {
+  redis::RespArgs head;
+  head.add(verb);
+  head.add(script);
+  head.add("0");
+  std::string out = "*" + std::to_string(head.count() + nargs) + "\r\n";
+  std::size_t bytes = out.size() + head.bytes().size();
+  for (auto p : parts) bytes += p.size();
+  out.reserve(bytes);
+  out += head.bytes();
+  for (auto p : parts) out += p;
+  return out;
+}
+
+// EVALSHA, and EVAL once when Redis answers NOSCRIPT (a restarted Redis, SCRIPT FLUSH): EVAL
+// runs the script and loads it.
+asio::awaitable<redis::RespResult> run_script(asio::any_io_executor ex, const redis::Endpoint& ep,
+                                              const LuaScript& script,
+                                              std::vector<std::string_view> parts,
+                                              std::size_t nargs, bool deferred) {
+  redis::RespResult r = co_await redis::resp_command_encoded(
+      ex, ep, encode_script_call("EVALSHA", script.sha1, parts, nargs), deferred);
+  if (r.ok && r.value.is_error() && r.value.str.rfind("NOSCRIPT", 0) == 0) {
+    r = co_await redis::resp_command_encoded(
+        ex, ep, encode_script_call("EVAL", script.body, parts, nargs), deferred);
+  }
+  co_return r;
 }
 
 std::atomic<std::uint64_t> g_runs[2]{}, g_calls[2]{};  // [0] reserve, [1] settle
@@ -72,8 +93,8 @@ class ScriptBatch {
     e->nargs = args.count();
     e->encoded = args.take();
     queue_.push_back(e);
-    if (senders_ < kMaxInFlight) {
-      ++senders_;
+    if (!sending_) {
+      sending_ = true;
       asio::co_spawn(ex_, send_all(), asio::detached);
     }
     // The command under it has a deadline (resp_client.h), so this wait ends.
@@ -92,25 +113,6 @@ class ScriptBatch {
  private:
   using Batch = std::vector<std::shared_ptr<BatchEntry>>;
 
-  static std::string encode(std::string_view verb, std::string_view script, const Batch& batch) {
-    std::size_t nargs = 4, bytes = 64 + script.size();
-    for (const auto& e : batch) {
-      nargs += e->nargs;
-      bytes += e->encoded.size();
-    }
-    std::string out;
-    out.reserve(bytes);
-    out += '*';
-    out += std::to_string(nargs);
-    out += "\r\n";
-    append_bulk(out, verb);
-    append_bulk(out, script);
-    append_bulk(out, "0");
-    append_bulk(out, std::to_string(batch.size()));
-    for (const auto& e : batch) out += e->encoded;
-    return out;
-  }
-
   asio::awaitable<void> send_all() {
     while (!queue_.empty()) {
       const std::size_t k = std::min(queue_.size(), kMaxBatch);
@@ -119,13 +121,17 @@ class ScriptBatch {
       const int which = &script_ == &settle_script() ? 1 : 0;
       g_runs[which].fetch_add(1, std::memory_order_relaxed);
       g_calls[which].fetch_add(k, std::memory_order_relaxed);
-      redis::RespResult r = co_await redis::resp_command_encoded(
-          ex_, ep_, encode("EVALSHA", script_.sha1, batch), deferred_);
-      if (r.ok && r.value.is_error() && r.value.str.rfind("NOSCRIPT", 0) == 0) {
-        // Not loaded (a restarted Redis, SCRIPT FLUSH): EVAL runs it and loads it.
-        r = co_await redis::resp_command_encoded(ex_, ep_, encode("EVAL", script_.body, batch),
-                                                 deferred_);
+      // The number of calls, then each call's arguments (the entries outlive the command).
+      redis::RespArgs calls;
+      calls.add_int(static_cast<std::int64_t>(k));
+      std::vector<std::string_view> parts{calls.bytes()};
+      std::size_t nargs = calls.count();
+      for (const auto& e : batch) {
+        parts.push_back(e->encoded);
+        nargs += e->nargs;
       }
+      redis::RespResult r =
+          co_await run_script(ex_, ep_, script_, std::move(parts), nargs, deferred_);
       using T = redis::RespValue::Type;
       std::size_t total = 0;
       for (const auto& e : batch) total += e->reply_len;
@@ -153,7 +159,7 @@ class ScriptBatch {
         e.timer.cancel();
       }
     }
-    --senders_;
+    sending_ = false;
   }
 
   asio::any_io_executor ex_;
@@ -161,7 +167,9 @@ class ScriptBatch {
   const LuaScript& script_;
   bool deferred_;
   std::deque<std::shared_ptr<BatchEntry>> queue_;
-  int senders_ = 0;
+  // One script call in flight per queue. Two were no faster end to end (bench/limits_e2e.py at
+  // 9,000 calls/s: p50 2.1 ms either way) and ran half again as many scripts.
+  bool sending_ = false;
 };
 
 // The batches of one io_context, dropped when it shuts down (their entries' timers belong to
@@ -187,49 +195,35 @@ class BatchService : public asio::execution_context::service {
 };
 asio::execution_context::id BatchService::id;
 
-asio::awaitable<redis::RespResult> run_batched(asio::any_io_executor ex,
+// Not a coroutine itself: the call's awaitable is ScriptBatch::run's (one frame per call).
+asio::awaitable<redis::RespResult> run_batched(const asio::any_io_executor& ex,
                                                const redis::Endpoint& ep,
                                                const LuaScript& script, redis::RespArgs args,
                                                std::size_t reply_len, bool deferred) {
   auto& ctx = asio::query(ex, asio::execution::context);
   ScriptBatch& batch = asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred);
-  co_return co_await batch.run(std::move(args), reply_len);
-}
-
-// "<verb> <sha-or-body> 0 args..." encoded once, without copying the arguments.
-std::string encode_script_call(std::string_view verb, std::string_view script,
-                               const std::vector<std::string>& args) {
-  std::string out;
-  std::size_t bytes = 64 + script.size();
-  for (const auto& a : args) bytes += a.size() + 16;
-  out.reserve(bytes);
-  out += '*';
-  out += std::to_string(args.size() + 3);
-  out += "\r\n";
-  append_bulk(out, verb);
-  append_bulk(out, script);
-  append_bulk(out, "0");
-  for (const auto& a : args) append_bulk(out, a);
-  return out;
-}
-
-// EVALSHA, and EVAL once when Redis answers NOSCRIPT.
-asio::awaitable<redis::RespResult> run_script(asio::any_io_executor ex, const redis::Endpoint& ep,
-                                              const LuaScript& script,
-                                              std::vector<std::string> args) {
-  redis::RespResult r = co_await redis::resp_command_encoded(
-      ex, ep, encode_script_call("EVALSHA", script.sha1, args));
-  if (r.ok && r.value.is_error() && r.value.str.rfind("NOSCRIPT", 0) == 0) {
-    r = co_await redis::resp_command_encoded(ex, ep, encode_script_call("EVAL", script.body, args));
-  }
-  co_return r;
+  return batch.run(std::move(args), reply_len);
 }
 
 // Room for one call's arguments: keys, up to seven numbers of 20 digits per check, headers.
-std::size_t args_bytes(const std::vector<LimitCheck>& checks, const std::string& reservation) {
-  std::size_t n = 96 + 2 * reservation.size();
-  for (const auto& c : checks) n += c.key.size() + 40 + 7 * 26;
+std::size_t args_bytes(const std::vector<LimitCheck>& checks, const std::string& reservation,
+                       std::size_t prefix) {
+  std::size_t n = 96 + 2 * reservation.size() + prefix;
+  for (const auto& c : checks) n += prefix + c.key.size() + 40 + 7 * 26;
   return n;
+}
+
+// What a settlement sends for check i: a rate, actual − reserved (0 changes nothing, so it is
+// left out); a quota, the actual amount.
+std::int64_t settle_amount(const std::vector<LimitCheck>& checks,
+                           const std::vector<std::int64_t>& actual, std::size_t i) {
+  const LimitCheck& c = checks[i];
+  const std::int64_t v = i < actual.size() ? actual[i] : c.cost;
+  return c.kind == LimitKind::kRate ? v - c.cost : v;
+}
+bool settles(const std::vector<LimitCheck>& checks, const std::vector<std::int64_t>& actual,
+             std::size_t i) {
+  return checks[i].kind == LimitKind::kQuota || settle_amount(checks, actual, i) != 0;
 }
 
 std::string describe_failure(const redis::RespResult& r) {
@@ -278,16 +272,21 @@ void render_redis_metrics(std::string& out) {
   append_metric_sample(out, kCalls, "script=\"settle\"", b.settle_calls);
 }
 
-std::string RedisStore::resolved_key(const LimitCheck& c, std::int64_t window_start) const {
-  std::string k = prefix_ + c.key;
-  if (c.kind == LimitKind::kQuota && c.window_end_ms != 0) k += "@" + std::to_string(window_start);
-  return k;
+void RedisStore::add_resolved_key(redis::RespArgs& a, const LimitCheck& c,
+                                  std::int64_t window_start) const {
+  if (c.kind != LimitKind::kQuota || c.window_end_ms == 0) {
+    a.add({prefix_, c.key});
+    return;
+  }
+  char digits[24];
+  char* end = std::to_chars(digits, digits + sizeof digits, window_start).ptr;
+  a.add({prefix_, c.key, "@", {digits, static_cast<std::size_t>(end - digits)}});
 }
 
 redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks,
                                          const std::string& reservation) const {
   redis::RespArgs a;
-  a.reserve(args_bytes(checks, reservation) + checks.size() * prefix_.size());
+  a.reserve(args_bytes(checks, reservation, prefix_.size()));
   a.add(reservation);
   a.add_int(ttl_.count());
   a.add_int(static_cast<std::int64_t>(checks.size()));
@@ -311,41 +310,22 @@ redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
                                         const std::vector<std::int64_t>& actual,
                                         std::int64_t now_ms) const {
   redis::RespArgs a;
-  a.reserve(args_bytes(checks, reservation) + checks.size() * prefix_.size());
+  a.reserve(args_bytes(checks, reservation, prefix_.size()));
   a.add(reservation);
   a.add({prefix_, "settled:", reservation});
-  // A rate settled at what it reserved changes nothing (a request rate always): left out.
-  auto amount = [&](std::size_t i) {
-    const auto& c = checks[i];
-    std::int64_t v = i < actual.size() ? actual[i] : c.cost;
-    return c.kind == LimitKind::kRate ? v - c.cost : v;
-  };
   std::int64_t n = 0;
-  for (std::size_t i = 0; i < checks.size(); ++i)
-    n += checks[i].kind == LimitKind::kQuota || amount(i) != 0 ? 1 : 0;
+  for (std::size_t i = 0; i < checks.size(); ++i) n += settles(checks, actual, i) ? 1 : 0;
   a.add_int(n);
   for (std::size_t i = 0; i < checks.size(); ++i) {
+    if (!settles(checks, actual, i)) continue;
     const auto& c = checks[i];
-    const std::int64_t v = amount(i);
-    if (c.kind == LimitKind::kRate) {
-      if (v == 0) continue;
-      a.add("r");
-      a.add({prefix_, c.key});
-      a.add_int(c.limit);
-      a.add_int(v);
-      continue;
-    }
+    const bool rate = c.kind == LimitKind::kRate;
     std::int64_t start = i < admission.results.size() ? admission.results[i].window_start_ms : 0;
-    a.add("q");
-    if (c.window_end_ms != 0) {
-      char digits[24];
-      char* end = std::to_chars(digits, digits + sizeof digits, start).ptr;
-      a.add({prefix_, c.key, "@", {digits, static_cast<std::size_t>(end - digits)}});
-    } else {
-      a.add({prefix_, c.key});
-    }
+    a.add(rate ? "r" : "q");
+    add_resolved_key(a, c, start);
     a.add_int(c.limit);
-    a.add_int(v);
+    a.add_int(settle_amount(checks, actual, i));
+    if (rate) continue;  // a rate has no expiry hint
     std::int64_t wend = window_end_for(c, start);
     a.add_int(wend == 0 ? ttl_.count() + kRatePeriodMs
                         : std::max<std::int64_t>(1000, wend - now_ms + 86'400'000));
@@ -397,9 +377,7 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
                                          std::string& error) const {
   // Only rates settled at what they reserved (a request rate): nothing would change.
   bool changes = false;
-  for (std::size_t i = 0; i < checks.size() && !changes; ++i)
-    changes = checks[i].kind == LimitKind::kQuota ||
-              (i < actual.size() && actual[i] != checks[i].cost);
+  for (std::size_t i = 0; i < checks.size() && !changes; ++i) changes = settles(checks, actual, i);
   if (!changes) co_return true;
   // Nobody waits for a settlement: it rides along with the next admission's write.
   redis::RespResult r = co_await run_batched(
@@ -415,16 +393,20 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
 asio::awaitable<std::optional<std::int64_t>> RedisStore::renew(
     asio::any_io_executor ex, const std::vector<LimitCheck>& checks, const Admission& admission,
     std::string reservation, std::string& error) const {
-  std::vector<std::string> a{reservation, std::to_string(ttl_.count()), ""};
-  std::size_t n = 0;
+  std::int64_t n = 0;
+  for (const auto& c : checks) n += c.kind == LimitKind::kQuota && c.cost > 0 ? 1 : 0;
+  if (n == 0) co_return 0;
+  redis::RespArgs a;
+  a.add(reservation);
+  a.add_int(ttl_.count());
+  a.add_int(n);
   for (std::size_t i = 0; i < checks.size(); ++i) {
     if (checks[i].kind != LimitKind::kQuota || checks[i].cost <= 0) continue;
-    a.push_back(resolved_key(checks[i], admission.results[i].window_start_ms));
-    ++n;
+    add_resolved_key(a, checks[i], admission.results[i].window_start_ms);
   }
-  a[2] = std::to_string(n);
-  if (n == 0) co_return 0;
-  redis::RespResult r = co_await run_script(ex, endpoint_, renew_script(), std::move(a));
+  std::vector<std::string_view> parts{a.bytes()};
+  redis::RespResult r =
+      co_await run_script(ex, endpoint_, renew_script(), std::move(parts), a.count(), false);
   if (!r.ok || r.value.is_error() || r.value.type != redis::RespValue::Type::kInteger) {
     error = describe_failure(r);
     co_return std::nullopt;

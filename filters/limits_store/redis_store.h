@@ -61,17 +61,17 @@ class RedisStore {
   std::chrono::milliseconds reservation_ttl() const { return ttl_; }
   const redis::Endpoint& endpoint() const { return endpoint_; }
 
-  // The scripts' arguments (one call's share of a batched script call, redis_scripts.h) and
-  // replies, exposed for unit tests.
+ private:
+  // One call's share of a batched script call (redis_scripts.h), and the reserve reply.
   redis::RespArgs reserve_args(const std::vector<LimitCheck>& checks,
                                const std::string& reservation) const;
   redis::RespArgs settle_args(const std::vector<LimitCheck>& checks, const Admission& admission,
                               const std::string& reservation,
                               const std::vector<std::int64_t>& actual, std::int64_t now_ms) const;
   static bool parse_admission(const redis::RespValue& v, std::size_t n, Admission& out);
-  std::string resolved_key(const LimitCheck& c, std::int64_t window_start) const;
+  // The counter's key: prefixed, and a quota's window start after '@'.
+  void add_resolved_key(redis::RespArgs& a, const LimitCheck& c, std::int64_t window_start) const;
 
- private:
   redis::Endpoint endpoint_;
   std::string prefix_;
   std::chrono::milliseconds ttl_;

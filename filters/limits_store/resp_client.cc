@@ -325,16 +325,12 @@ asio::execution_context::id ConnectionService::id;
 }  // namespace
 
 void encode_command(const std::vector<std::string>& args, std::string& out) {
+  RespArgs a;
+  for (const auto& s : args) a.add(s);
   out += '*';
-  out += std::to_string(args.size());
+  out += std::to_string(a.count());
   out += "\r\n";
-  for (const auto& a : args) {
-    out += '$';
-    out += std::to_string(a.size());
-    out += "\r\n";
-    out += a;
-    out += "\r\n";
-  }
+  out += a.bytes();
 }
 
 // Each argument is written straight into spare room at the end of the buffer (appending a

@@ -37,9 +37,10 @@ struct PatternSpec {
   std::size_t (*right_extent)(std::string_view after) = nullptr;
   // Set for patterns compiled without start-of-match tracking, which costs Vectorscan most on
   // the digit patterns (phones, cards, SSNs, IPv4 start at any digit) and on long fixed-length
-  // tokens (GitHub, OpenAI project keys, AWS key ids): the start is found from the end instead. Given the text before the match's end (max_len + 1 bytes of it, fewer
-  // only at the start of the text, then `at_text_start` is true), the length of the match
-  // that starts leftmost and ends there, as HS_FLAG_SOM_LEFTMOST would report it; 0 when none.
+  // tokens (GitHub, OpenAI project keys, AWS key ids): the start is found from the end
+  // instead. Given the text before the match's end (max_len + 1 bytes of it, fewer only at
+  // the start of the text, then `at_text_start` is true), the length of the match that starts
+  // leftmost and ends there, as HS_FLAG_SOM_LEFTMOST would report it; 0 when none.
   std::size_t (*start_from_end)(std::string_view before, bool at_text_start) = nullptr;
 };
 

@@ -75,9 +75,10 @@ TEST_F(StartFromEndTest, HandPickedEdges) {
 TEST_F(StartFromEndTest, GithubTokens) {
   const std::string a36 = "R8d2Kq7Xv1Lm9Pz3Tn6Wb4Yc0Hs5Jf2Gu8Ae";
   const std::string a82 = a36 + a36 + "abcdEFGH_0";
-  for (const std::string text : {
+  for (const std::string& text : {
            "ghp_" + a36, "token ghp_" + a36 + " end", "xghs_" + a36, "ghx_" + a36,
-           "ghp_" + a36 + "_", "github_pat_" + a82, "github_pat_" + a82.substr(0, 42) + "ghp_" + a36,
+           "ghp_" + a36 + "_", "github_pat_" + a82,
+           "github_pat_" + a82.substr(0, 42) + "ghp_" + a36,
            "github_pat_" + a82.substr(0, 81) + "-", "ghp_ghp_" + a36 + a36,
        }) {
     expect_same(text);
@@ -89,7 +90,9 @@ TEST_F(StartFromEndTest, GithubTokens) {
     std::string text(pos(rng), 'a');
     for (char& c : text) c = alphabet[pick(rng)];
     const std::size_t at = pos(rng) % (text.size() + 1);
-    text.insert(at, i % 2 ? "github_pat_" + a82.substr(0, 60 + i % 30) : "gh" + std::string(1, "pousr"[i % 5]) + "_" + a36.substr(0, 30 + i % 10));
+    const std::string classic = "gh" + std::string(1, "pousr"[i % 5]) + "_";
+    text.insert(at, i % 2 ? "github_pat_" + a82.substr(0, 60 + i % 30)
+                          : classic + a36.substr(0, 30 + i % 10));
     for (char& c : text) if (rng() % 40 == 0) c = alphabet[pick(rng)];
     ASSERT_EQ(spans(fast_, text, 0), spans(reference_, text, 0)) << text;
     ASSERT_EQ(spans(fast_, text, 7), spans(reference_, text, 0)) << text;
@@ -98,7 +101,7 @@ TEST_F(StartFromEndTest, GithubTokens) {
 
 TEST_F(StartFromEndTest, OpenAiProjectAndAwsAccessKeys) {
   const std::string a40 = "Ab3_-9zYx8WvU7tSr6QpO5nMl4KjI3hG2fE1dC0b";
-  for (const std::string text : {
+  for (const std::string& text : {
            "sk-proj-" + a40, "key=sk-svcacct-" + a40 + ";", "sk-admin-" + a40,
            "sk-svcacct-" + a40.substr(0, 37) + "-x-" + a40, "sk-admin-sk-proj-" + a40,
            "sk-proj-" + a40 + a40, std::string("AKIAIOSFODNN7EXAMPLE"),
