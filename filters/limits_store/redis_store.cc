@@ -37,10 +37,13 @@ std::string encode_script_call(std::string_view verb, std::string_view script,
   head.add(verb);
   head.add(script);
   head.add("0");
-  std::string out = "*" + std::to_string(head.count() + nargs) + "\r\n";
-  std::size_t bytes = out.size() + head.bytes().size();
+  std::size_t bytes = 24 + head.bytes().size();
   for (auto p : parts) bytes += p.size();
+  std::string out;
   out.reserve(bytes);
+  out += '*';
+  out += std::to_string(head.count() + nargs);
+  out += "\r\n";
   out += head.bytes();
   for (auto p : parts) out += p;
   return out;
