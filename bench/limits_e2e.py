@@ -126,8 +126,8 @@ class Run:
 
     def start_redis(self):
         self.redis_port = free_port()
-        self.spawn(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                    "--save", "", "--appendonly", "no"], "redis.log")
+        self.redis_proc = self.spawn(["redis-server", "--port", str(self.redis_port), "--bind",
+                                      "127.0.0.1", "--save", "", "--appendonly", "no"], "redis.log")
 
         def up():
             try:
@@ -221,11 +221,13 @@ log: {{access_log: false}}
                 "-D", f"{seconds * 1000}ms", "--warm-up-time", "1000ms", "-d", body,
                 "--log-file", logp] + self.header_args() + [f"http://127.0.0.1:{port}{PATH}"]
         r0 = self.redis_stats() if name == "redis" else None
+        rc0 = cpu_s(self.redis_proc.pid) if name == "redis" else None
         c0 = cpu_s(pid)
         t0 = time.monotonic()
         out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 90).stdout
         wall = time.monotonic() - t0
         c1 = cpu_s(pid)
+        rc1 = cpu_s(self.redis_proc.pid) if name == "redis" else None
         r1 = self.redis_stats() if name == "redis" else None
         lat, bad = [], 0
         with open(logp) as f:
@@ -255,6 +257,8 @@ log: {{access_log: false}}
             extra = {"redis_per_request": {k.replace("total_", "").replace("_processed", ""):
                                            round((r1[k] - r0.get(k, 0)) * scale / total, 3)
                                            for k in r1 if r1[k] != r0.get(k, 0)}}
+            # redis-server's own CPU (all its threads), warm-up included like Sluice's.
+            extra["redis_cpu_us_per_request"] = round((rc1 - rc0) * 1e6 / total, 1)
         return {**extra, "offered_rps": per * clients, "requests_ok": len(lat),
                 "achieved_rps": round(len(lat) / seconds, 1),
                 "p50_us": pct(lat, 50), "p99_us": pct(lat, 99), "max_us": lat[-1],

@@ -77,6 +77,9 @@ struct Admission {
   bool admitted = false;
   std::vector<CheckResult> results;  // one per check, same order
   std::int64_t now_ms = 0;           // the store's clock
+  // Redis store: the expiry bucket holding the call's quota reservations (redis_scripts.h),
+  // moved by each renewal. 0 in the in-process store, whose reservations are its own.
+  std::int64_t expiry_ms = 0;
 };
 
 // What the call really used, per check, at settlement.

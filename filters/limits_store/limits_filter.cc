@@ -127,6 +127,8 @@ asio::awaitable<void> renewer() {
     Admission admission;
     std::string id;
     std::vector<FilterStats*> stats;
+    LimitsPlan* plan;
+    std::size_t group;
   };
   while (!R.entries.empty()) {
     std::int64_t now = LocalStore::now_ms();
@@ -140,14 +142,22 @@ asio::awaitable<void> renewer() {
     for (auto& e : R.entries) {
       if (e.due_ms > now) continue;
       const PlanGroup& g = e.plan->groups[e.group];
-      due.push_back(Work{g.limiter, g.checks, g.admission, e.plan->id_text, g.stats});
+      due.push_back(Work{g.limiter, g.checks, g.admission, e.plan->id_text, g.stats, e.plan,
+                         e.group});
       e.due_ms = now + renew_period_ms(g);
     }
     auto ex = co_await asio::this_coro::executor;
     for (auto& w : due) {
       std::string error;
-      auto held = co_await w.limiter->redis()->renew(ex, w.checks, w.admission, w.id, error);
+      auto held = co_await w.limiter->redis()->renew(ex, w.checks, w.admission, error);
       inc_all(w.stats, held ? kRenewed : kRenewErrors);
+      if (!held) continue;
+      // The reservations' new bucket, for the next renewal and the settlement, if the call is
+      // still registered (so still alive). A settlement that went out while this renewal was
+      // in flight named the old bucket: the reservation then expires with the new one.
+      for (const auto& e : R.entries)
+        if (e.plan == w.plan && e.group == w.group && e.plan->id_text == w.id)
+          e.plan->groups[e.group].admission.expiry_ms = w.admission.expiry_ms;
     }
   }
 }

@@ -40,11 +40,14 @@ end
 // Reserve and settle take a batch of calls (redis_store.cc sends the calls a worker has
 // waiting as one script call). Each key's state is read once per script and written once at
 // its end, so a batch's calls on the same keys cost one read and one write of each, not one
-// per call; the outcome is the same as running the calls one after another.
+// per call; the outcome is the same as running the calls one after another. A check comes as
+// one definition string (kind, limit, window, key) and its amount: the calls of a batch
+// mostly share their definitions, which are parsed once per batch (memo by string).
 constexpr const char* kBatchPrelude = R"LUA(
 local function each(list, step, f)
   for i = 1, #list, step do f(i, math.min(i + step - 1, #list)) end
 end
+local byte, sub, match = string.byte, string.sub, string.match
 local rates, rorder = {}, {}
 local function rate_state(key)
   local st = rates[key]
@@ -67,228 +70,369 @@ local function flush_rates()
 end
 )LUA";
 
+// Quota reservations are summed per expiry bucket: field "e:<expiry ms>" of the quota's hash
+// holds what the reservations expiring then still hold, "rb" their sum and "ne" the earliest
+// bucket (or earlier: a bucket emptied by settlements leaves it behind). A bucket is
+// ceil((now + ttl) / g) · g with g = ttl / 32, so a reservation expires at most ~3 % of its
+// ttl late and a key holds at most ~33 buckets per ttl. The client keeps its reservation's
+// bucket (reply) to settle or renew it. Replicas from before this layout kept one field per
+// reservation ("r:<id>", summed in "rs", expiries in the sorted set "<key>:x"); those are
+// still counted and expired here.
 constexpr const char* kReserve = R"LUA(
 local quotas, qorder = {}, {}
 local function quota_state(k)
   local q = quotas[k]
   if q ~= nil then return q end
-  local xk = k .. ':x'
-  local expired = redis.call('ZRANGEBYSCORE', xk, '-inf', '(' .. s(now))
-  if #expired > 0 then
-    local freed = 0
-    each(expired, 1000, function(i, j)
-      local f = {}
-      for x = i, j do f[#f + 1] = 'r:' .. expired[x] end
-      local a = redis.call('HMGET', k, unpack(f))
-      for x = 1, #a do freed = freed + tonumber(a[x] or '0') end
-      redis.call('HDEL', k, unpack(f))
-    end)
-    if freed ~= 0 then redis.call('HINCRBY', k, 'rs', s(-freed)) end
-    redis.call('ZREMRANGEBYSCORE', xk, '-inf', '(' .. s(now))
+  local v = redis.call('HMGET', k, 'u', 'rs', 'rb', 'ne')
+  local rs, rb, ne = tonumber(v[2] or '0'), tonumber(v[3] or '0'), tonumber(v[4] or '0')
+  local dirty = false
+  if rs ~= 0 then
+    local xk = k .. ':x'
+    local expired = redis.call('ZRANGEBYSCORE', xk, '-inf', '(' .. s(now))
+    if #expired > 0 then
+      local freed = 0
+      each(expired, 1000, function(i, j)
+        local f = {}
+        for x = i, j do f[#f + 1] = 'r:' .. expired[x] end
+        local a = redis.call('HMGET', k, unpack(f))
+        for x = 1, #a do freed = freed + tonumber(a[x] or '0') end
+        redis.call('HDEL', k, unpack(f))
+      end)
+      if freed ~= 0 then
+        redis.call('HINCRBY', k, 'rs', s(-freed))
+        rs = rs - freed
+      end
+      redis.call('ZREMRANGEBYSCORE', xk, '-inf', '(' .. s(now))
+    end
   end
-  local v = redis.call('HMGET', k, 'u', 'rs')
-  q = {xk = xk, used = tonumber(v[1] or '0'), rs = tonumber(v[2] or '0'), add = 0,
-       fields = {}, members = {}, keep = 0}
+  if ne ~= 0 and ne <= now then
+    local all = redis.call('HGETALL', k)
+    local dead, freed, first = {}, 0, 0
+    for i = 1, #all, 2 do
+      local f = all[i]
+      if byte(f, 1) == 101 and byte(f, 2) == 58 then  -- "e:"
+        local e = tonumber(sub(f, 3))
+        if e <= now then
+          freed = freed + tonumber(all[i + 1])
+          dead[#dead + 1] = f
+        elseif first == 0 or e < first then
+          first = e
+        end
+      end
+    end
+    each(dead, 1000, function(i, j) redis.call('HDEL', k, unpack(dead, i, j)) end)
+    rb, ne, dirty = max(0, rb - freed), first, true
+  end
+  q = {used = tonumber(v[1] or '0'), rs = rs, rb = rb, ne = ne, dirty = dirty, adds = {},
+       aorder = {}, keep = 0}
   quotas[k] = q
   qorder[#qorder + 1] = k
   return q
 end
 
--- The reply: per call 2 + 6n integers, all calls in one flat array (a table per call, and
--- its growth, cost more than the work; Lua builds tables slowly). The plan of the call being
--- decided is kept flat too, four slots per check, and reused.
-local R, rn, plan, expiries, memo = {}, 0, {}, {}, {}
-local b = 2
-for call = 1, tonumber(ARGV[1]) do
-  local resid, ttl, n = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
-  b = b + 3
-  local expiry = expiries[ttl]
-  if expiry == nil then
-    expiry = s(now + ttl)
-    expiries[ttl] = expiry
-  end
-  local head = rn + 1
-  R[head], R[head + 1] = 0, now
-  rn = rn + 2
-  local pn = 0
-  local all = true
-  for i = 1, n do
-    local kind, key, cost = ARGV[b], ARGV[b + 1], ARGV[b + 3]
-    local c = tonumber(cost)
-    -- What does not depend on the call (the limit, the window, the counter's state) is worked
-    -- out once per key and batch: the calls of a batch mostly share their keys.
-    local m = memo[key]
-    if kind == 'r' then
-      if m == nil or m.kind ~= kind or m.Ls ~= ARGV[b + 2] then
-        m = {kind = kind, Ls = ARGV[b + 2], L = tonumber(ARGV[b + 2]), rate = true}
-        m.st = rate_state(key)
-        m.cap = m.L * P
-        memo[key] = m
-      end
-      b = b + 4
-    else
-      if m == nil or m.kind ~= kind or m.Ls ~= ARGV[b + 2] or m.wss ~= ARGV[b + 4] or
-         m.wes ~= ARGV[b + 5] or m.wns ~= ARGV[b + 6] then
-        m = {kind = kind, Ls = ARGV[b + 2], wss = ARGV[b + 4], wes = ARGV[b + 5],
-             wns = ARGV[b + 6], L = tonumber(ARGV[b + 2]), rate = false}
-        local ws, we, wn = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
-        local start, wend, k = ws, 0, key
-        if we ~= 0 and now >= we then start = we end
-        if we ~= 0 then
-          if start == ws then wend = we else wend = wn end
-          k = key .. '@' .. s(start)
-        end
-        m.start, m.wend, m.q = start, wend, quota_state(k)
-        if wend ~= 0 then m.reset = max(0, wend - now) else m.reset = 0 end
-        memo[key] = m
-      end
-      b = b + 7
+-- What a check's definition says, and what does not depend on the call (the limit, the
+-- window, the counter's state), worked out once per definition and batch.
+local defs = {}
+local function def(d)
+  local m = defs[d]
+  if m ~= nil then return m end
+  if byte(d, 1) == 114 then  -- "r <limit> <key>"
+    local L, key = match(d, '^r (%d+) (.*)$')
+    m = {rate = true, L = tonumber(L)}
+    m.st = rate_state(key)
+    m.cap = m.L * P
+  else  -- "q <limit> <window start> <window end> <next window end> <key>"
+    local L, ws, we, wn, key = match(d, '^q (%d+) (%d+) (%d+) (%d+) (.*)$')
+    m = {rate = false, L = tonumber(L)}
+    ws, we, wn = tonumber(ws), tonumber(we), tonumber(wn)
+    local start, wend, k = ws, 0, key
+    if we ~= 0 and now >= we then start = we end
+    if we ~= 0 then
+      if start == ws then wend = we else wend = wn end
+      k = key .. '@' .. s(start)
     end
+    m.start, m.wend, m.q = start, wend, quota_state(k)
+    if wend ~= 0 then m.reset = max(0, wend - now) else m.reset = 0 end
+  end
+  defs[d] = m
+  return m
+end
+
+-- The reply: all calls in one flat array (a table per call, and its growth, cost more than
+-- the work; Lua builds tables slowly). The plan of the call being decided is kept flat too,
+-- three slots per check, and reused.
+local R, rn, plan, buckets = {}, 0, {}, {}
+local argv = ARGV
+
+-- A refused call's full results (redis_scripts.h), from the state before it: nothing is
+-- written until a call is admitted, so this reads what the admission pass read.
+local function refused(b, n)
+  for i = 1, n do
+    local m, c = defs[argv[b]], argv[b + 1] + 0
+    b = b + 2
     local L = m.L
     if m.rate then
       local st = m.st
       local level = drained(st.sc, st.lt, L)
       local cap = m.cap
       local after = level + c * P
+      local ok, retry = 0, 0
       if c > L then
-        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] =
-          0, max(0, fdiv(cap - level, P)), -1, cdiv(level, L)
-        all = false
+        retry = -1
       elseif after > cap then
-        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] =
-          0, max(0, fdiv(cap - level, P)), cdiv(after - cap, L), cdiv(level, L)
-        all = false
+        retry = cdiv(after - cap, L)
       else
-        local reset = cdiv(after, L)
-        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] = 1, fdiv(cap - after, P), 0, reset
-        plan[pn + 1], plan[pn + 2], plan[pn + 3], plan[pn + 4] = st, after, max(now, st.lt), reset
-        pn = pn + 4
+        ok = 1
       end
-      R[rn + 5], R[rn + 6] = 0, 0
+      if ok == 1 then
+        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] = 1, fdiv(cap - after, P), 0, cdiv(after, L)
+      else
+        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] =
+          0, max(0, fdiv(cap - level, P)), retry, cdiv(level, L)
+      end
+      rn = rn + 4
     else
       local q = m.q
-      local before = q.used + q.rs
+      local before = q.used + q.rs + q.rb
       if before + c <= L then
         R[rn + 1], R[rn + 2], R[rn + 3] = 1, L - before - c, 0
-        plan[pn + 1], plan[pn + 2], plan[pn + 3], plan[pn + 4] = q, c, m.wend, cost
-        pn = pn + 4
       else
         local retry = m.reset
         if c > L then retry = -1 end
         R[rn + 1], R[rn + 2], R[rn + 3] = 0, max(0, L - before), retry
-        all = false
       end
       R[rn + 4], R[rn + 5], R[rn + 6] = m.reset, before, m.start
+      rn = rn + 6
     end
-    rn = rn + 6
+  end
+end
+
+local b = 2
+-- Numbers from ARGV are converted by arithmetic ("x + 0": one strtod; tonumber() costs two).
+for call = 1, argv[1] + 0 do
+  local ttl, n = argv[b] + 0, argv[b + 1] + 0
+  b = b + 2
+  local expiry = buckets[ttl]
+  if expiry == nil then
+    local g = max(1, floor(ttl / 32))
+    expiry = cdiv(now + ttl, g) * g
+    buckets[ttl] = expiry
+  end
+  local head = rn + 1
+  R[head], R[head + 1], R[head + 2] = 1, now, expiry
+  rn = rn + 3
+  -- Admission pass: an admitted call's short results go straight to the reply; at the first
+  -- check that refuses, the call is answered by refused() instead.
+  local b0, pn = b, 0
+  local all = true
+  for i = 1, n do
+    local d, c = argv[b], argv[b + 1] + 0
+    local m = defs[d]
+    if m == nil then m = def(d) end
+    b = b + 2
+    local L = m.L
+    if m.rate then
+      local st = m.st
+      -- drained(), fdiv() and cdiv() written out (function calls are a large part of this
+      -- loop's cost): with every value below 2^53, (a - a % b) / b is floor(a / b), exactly.
+      local sc, dt = st.sc, now - st.lt
+      if dt < 0 then dt = 0 end
+      local level = 0
+      if dt * L < sc then level = sc - dt * L end
+      local cap = m.cap
+      local after = level + c * P
+      if c > L or after > cap then
+        all = false
+        break
+      end
+      local x, rem = after + L - 1, cap - after
+      local reset = (x - x % L) / L
+      R[rn + 1], R[rn + 2] = (rem - rem % P) / P, reset
+      rn = rn + 2
+      plan[pn + 1], plan[pn + 2], plan[pn + 3] = st, after, reset
+      pn = pn + 3
+    else
+      local q = m.q
+      local before = q.used + q.rs + q.rb
+      if before + c > L then
+        all = false
+        break
+      end
+      R[rn + 1], R[rn + 2], R[rn + 3] = L - before - c, m.reset, m.start
+      rn = rn + 3
+      plan[pn + 1], plan[pn + 2], plan[pn + 3] = q, c, m.wend
+      pn = pn + 3
+    end
   end
   if all then
-    R[head] = 1
-    for j = 1, pn, 4 do
+    for j = 1, pn, 3 do
       local x = plan[j]
-      if x.xk == nil then  -- a rate's state
-        x.sc, x.lt, x.ttl = plan[j + 1], plan[j + 2], plan[j + 3] + P
+      if x.adds == nil then  -- a rate's state
+        x.sc, x.ttl = plan[j + 1], plan[j + 2] + P
+        if x.lt < now then x.lt = now end
       elseif plan[j + 1] > 0 then
         local c = plan[j + 1]
-        x.rs = x.rs + c
-        x.add = x.add + c
-        local f, mb = x.fields, x.members
-        f[#f + 1] = 'r:' .. resid
-        f[#f + 1] = plan[j + 3]
-        mb[#mb + 1] = expiry
-        mb[#mb + 1] = resid
+        x.rb = x.rb + c
+        local had = x.adds[expiry]
+        if had == nil then
+          x.aorder[#x.aorder + 1] = expiry
+          had = 0
+        end
+        x.adds[expiry] = had + c
         local keep = now + ttl + P
         if plan[j + 2] ~= 0 then keep = max(keep, plan[j + 2] + 86400000) end
         if keep > x.keep then x.keep = keep end
       end
     end
+  else
+    for i = 1, n do  -- definitions the admission pass did not reach
+      if defs[argv[b0 + 2 * i - 2]] == nil then def(argv[b0 + 2 * i - 2]) end
+    end
+    R[head] = 0
+    rn = head + 2
+    refused(b0, n)
+    b = b0 + 2 * n
   end
 end
 flush_rates()
 for _, k in ipairs(qorder) do
   local q = quotas[k]
-  if #q.fields > 0 then
-    each(q.fields, 1000, function(i, j) redis.call('HSET', k, unpack(q.fields, i, j)) end)
-    redis.call('HINCRBY', k, 'rs', s(q.add))
-    each(q.members, 1000, function(i, j) redis.call('ZADD', q.xk, unpack(q.members, i, j)) end)
+  if #q.aorder > 0 then
+    for _, e in ipairs(q.aorder) do
+      redis.call('HINCRBY', k, 'e:' .. s(e), s(q.adds[e]))
+      if q.ne == 0 or e < q.ne then q.ne = e end
+    end
+    q.dirty = true
     redis.call('PEXPIREAT', k, s(q.keep))
-    redis.call('PEXPIREAT', q.xk, s(q.keep))
   end
+  if q.dirty then redis.call('HSET', k, 'rb', s(q.rb), 'ne', s(q.ne)) end
 end
 return R
 )LUA";
 
+// Retried settlements are recognised by their reservation id in a hash per minute
+// ("<marker>:<minute>", kept three minutes): a settlement is applied when its id is in neither
+// this minute's nor the last one's, so a retry within a minute (retries end within seconds)
+// counts once, and the markers cost Redis a field per call, not a key with its own expiry.
 constexpr const char* kSettle = R"LUA(
-local settles, sorder = {}, {}
-local replies = {}
+local argv = ARGV
+local ncalls = argv[1] + 0
+local starts, fresh, seen, marks, morder = {}, {}, {}, {}, {}
 local b = 2
-for call = 1, tonumber(ARGV[1]) do
-  local resid, marker, n = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
-  b = b + 3
-  local fresh = redis.call('SET', marker, '1', 'NX', 'PX', '120000')
-  if fresh then replies[call] = now else replies[call] = -1 end
-  for i = 1, n do
-    local kind, key = ARGV[b], ARGV[b + 1]
-    local L, v = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-    local hint = nil
-    if kind == 'r' then
-      b = b + 4
-    else
-      hint = ARGV[b + 4]
-      b = b + 5
+for call = 1, ncalls do
+  starts[call] = b
+  local resid, mk = argv[b], argv[b + 1]
+  b = b + 4 + argv[b + 3]
+  local id = mk .. '\0' .. resid
+  fresh[call] = false
+  if not seen[id] then  -- a settlement sent twice in one batch counts once
+    seen[id] = true
+    local m = marks[mk]
+    if m == nil then
+      m = {calls = {}, ids = {}}
+      marks[mk] = m
+      morder[#morder + 1] = mk
     end
-    if not fresh then
-      -- settled before: nothing to change
-    elseif kind == 'r' then
-      -- v is the difference from the reservation; 0 (a request rate, or tokens as reserved)
-      -- changes nothing: the level drains the same whether or not it is rewritten now (the
-      -- store leaves such checks out of the arguments).
-      if v ~= 0 then
-        local st = rate_state(key)
+    m.calls[#m.calls + 1] = call
+    m.ids[#m.ids + 1] = resid
+  end
+end
+local minute = floor(now / 60000)
+for _, mk in ipairs(morder) do
+  local m = marks[mk]
+  local cur, prev = mk .. ':' .. s(minute), mk .. ':' .. s(minute - 1)
+  local new = {}
+  each(m.ids, 1000, function(i, j)
+    local a = redis.call('HMGET', cur, unpack(m.ids, i, j))
+    local p = redis.call('HMGET', prev, unpack(m.ids, i, j))
+    for x = i, j do
+      if not a[x - i + 1] and not p[x - i + 1] then
+        fresh[m.calls[x]] = true
+        new[#new + 1] = m.ids[x]
+        new[#new + 1] = '1'
+      end
+    end
+  end)
+  if #new > 0 then
+    each(new, 1000, function(i, j) redis.call('HSET', cur, unpack(new, i, j)) end)
+    redis.call('PEXPIRE', cur, '180000')
+  end
+end
+
+local sdefs, sorder, replies = {}, {}, {}
+for call = 1, ncalls do
+  b = starts[call]
+  local expiry, stop = argv[b + 2] + 0, b + 4 + argv[b + 3]
+  b = b + 4
+  local ok = fresh[call]
+  if ok then replies[call] = now else replies[call] = -1 end
+  while b < stop do
+    local d = argv[b]
+    local m = sdefs[d]
+    if m == nil then
+      if byte(d, 1) == 114 then  -- "r <limit> <key>"
+        local L, key = match(d, '^r (%d+) (.*)$')
+        m = {rate = true, L = L + 0, key = key}
+      else  -- "q <key@window>"
+        m = {rate = false, key = sub(d, 3), subs = {}, sorder = {}, used = 0, hint = nil}
+        sorder[#sorder + 1] = m
+      end
+      sdefs[d] = m
+    end
+    if m.rate then  -- actual − reserved
+      local v = argv[b + 1] + 0
+      b = b + 2
+      -- 0 (a request rate, or tokens as reserved) changes nothing: the level drains the same
+      -- whether or not it is rewritten now (the store leaves such checks out).
+      if ok and v ~= 0 then
+        local st = m.st
+        if st == nil then
+          st = rate_state(m.key)
+          m.st = st
+        end
+        local L = m.L
         local level = max(0, drained(st.sc, st.lt, L) + v * P)
         st.sc, st.lt, st.ttl = level, max(now, st.lt), cdiv(level, L) + P
       end
-    else
-      local q = settles[key]
-      if q == nil then
-        q = {resids = {}, seen = {}, used = 0, hint = nil}
-        settles[key] = q
-        sorder[#sorder + 1] = key
+    else  -- actual, reserved, ttl hint
+      if ok then
+        local v, c = argv[b + 1] + 0, argv[b + 2] + 0
+        if c > 0 then
+          local had = m.subs[expiry]
+          if had == nil then
+            m.sorder[#m.sorder + 1] = expiry
+            had = 0
+          end
+          m.subs[expiry] = had + c
+        end
+        if v > 0 then
+          m.used = m.used + v
+          if m.hint == nil then m.hint = argv[b + 3] end
+        end
       end
-      if not q.seen[resid] then
-        q.seen[resid] = true
-        q.resids[#q.resids + 1] = resid
-      end
-      if v > 0 then
-        q.used = q.used + v
-        if q.hint == nil then q.hint = hint end
-      end
+      b = b + 4
     end
   end
 end
 flush_rates()
-for _, key in ipairs(sorder) do
-  local q = settles[key]
-  local xk = key .. ':x'
+for _, q in ipairs(sorder) do
+  local key = q.key
   local freed = 0
-  each(q.resids, 1000, function(i, j)
-    local f = {}
-    for x = i, j do f[#f + 1] = 'r:' .. q.resids[x] end
-    local a = redis.call('HMGET', key, unpack(f))
-    local found, members = {}, {}
-    for x = 1, #a do
-      if a[x] then
-        freed = freed + tonumber(a[x])
-        found[#found + 1] = f[x]
-        members[#members + 1] = q.resids[i + x - 1]
+  for _, e in ipairs(q.sorder) do
+    -- An expired bucket goes whole at the next admission (reserve); a live one gives back
+    -- what it still holds of these reservations.
+    if e > now then
+      local f = 'e:' .. s(e)
+      local c = q.subs[e]
+      local left = redis.call('HINCRBY', key, f, s(-c))
+      if left <= 0 then
+        redis.call('HDEL', key, f)
+        c = c + left
       end
+      freed = freed + c
     end
-    if #found > 0 then
-      redis.call('HDEL', key, unpack(found))
-      redis.call('ZREM', xk, unpack(members))
-    end
-  end)
-  if freed ~= 0 then redis.call('HINCRBY', key, 'rs', s(-freed)) end
+  end
+  if freed > 0 then redis.call('HINCRBY', key, 'rb', s(-freed)) end
   if q.used > 0 then
     redis.call('HINCRBY', key, 'u', s(q.used))
     if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, q.hint) end
@@ -297,24 +441,38 @@ end
 return replies
 )LUA";
 
+// Moves the call's quota reservations from their bucket to the one a new ttl from now ends
+// in. A bucket that has expired (or no longer holds them) means they are gone: not held.
 constexpr const char* kRenew = R"LUA(
-local resid = ARGV[1]
-local ttl = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
+local ttl, old, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local g = math.max(1, floor(ttl / 32))
+local new = cdiv(now + ttl, g) * g
+if old > new then new = old end
 local held = 0
 for i = 0, n - 1 do
-  local k = ARGV[4 + i]
-  local xk = k .. ':x'
-  if redis.call('ZSCORE', xk, resid) then
-    redis.call('ZADD', xk, 'XX', s(now + ttl), resid)
-    if redis.call('PTTL', xk) < ttl + P then
-      redis.call('PEXPIRE', xk, s(ttl + P))
-      redis.call('PEXPIRE', k, s(ttl + P))
+  local k, c = ARGV[4 + 2 * i], tonumber(ARGV[5 + 2 * i])
+  if old > now then
+    local moved = c
+    if new ~= old then
+      local f = 'e:' .. s(old)
+      local left = redis.call('HINCRBY', k, f, s(-c))
+      if left <= 0 then
+        redis.call('HDEL', k, f)
+        moved = c + left
+      end
+      if moved > 0 then
+        redis.call('HINCRBY', k, 'e:' .. s(new), s(moved))
+        local ne = tonumber(redis.call('HGET', k, 'ne') or '0')
+        if ne == 0 or ne > new then redis.call('HSET', k, 'ne', s(new)) end
+      end
     end
-    held = held + 1
+    if moved > 0 then
+      held = held + 1
+      if redis.call('PTTL', k) < ttl + P then redis.call('PEXPIRE', k, s(ttl + P)) end
+    end
   end
 end
-return held
+return {held, new}
 )LUA";
 
 LuaScript make(const char* body, const char* batch_prelude = "") {

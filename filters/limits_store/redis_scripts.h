@@ -2,26 +2,34 @@
 // (TIME), with the integer arithmetic of limit_check.h, in the same order. Lua numbers are
 // doubles: every value stays below 2^53 and is passed to Redis formatted with "%.0f".
 //
-// reserve  ARGV: number of calls, then per call: reservation_id, ttl_ms, n, then per check:
-//                a rate: "r", key, limit, cost; a quota: "q", key, limit, cost, window_start,
-//                window_end, next_window_end
-//          reply: one flat array of integers, per call in turn 2 + 6n of them: admitted,
-//                 now_ms, then per check: ok, remaining, retry_after_ms, reset_ms,
-//                 committed_before, window_start
-// settle   ARGV: number of calls, then per call: reservation_id, marker key, n, then per check:
-//                a rate: "r", key, limit, actual − reserved (left out when 0: it changes
-//                nothing); a quota: "q", key@window_start, limit, actual amount, ttl_hint_ms
+// A check is sent as one definition string and its amounts; a definition is parsed once per
+// batch. Definitions: a rate "r <limit> <key>"; a quota at admission "q <limit>
+// <window_start> <window_end> <next_window_end> <key>", at settlement "q <key@window_start>".
+//
+// reserve  ARGV: number of calls, then per call: ttl_ms, n, then per check: definition, cost
+//          reply: one flat array of integers, per call in turn: admitted, now_ms, the
+//                 reservation's expiry bucket (ms), then per check: refused, ok, remaining,
+//                 retry_after_ms, reset_ms, and for a quota committed_before, window_start;
+//                 admitted, remaining, reset_ms, and for a quota window_start (the rest
+//                 follows: ok, no retry, committed_before = limit − cost − remaining)
+// settle   ARGV: number of calls, then per call: reservation_id, marker key, expiry bucket,
+//                the number of arguments that follow for its checks, then per check: a rate: definition, actual − reserved (left out when 0:
+//                it changes nothing); a quota: definition, actual amount, reserved amount,
+//                ttl_hint_ms
 //          reply: an array with one integer per call: now_ms, or -1 when that reservation was
-//          already settled (the marker key makes a retried settlement harmless; retries end
-//          within seconds, so it is kept two minutes: one key per call for two minutes bounds
-//          its memory at 120 × calls/s)
-// renew    ARGV: reservation_id, ttl_ms, n, then n resolved quota keys
-//          reply: number of reservations still held
+//          already settled (its id is kept in a hash per minute under the marker key, so a
+//          settlement retried within a minute counts once)
+// renew    ARGV: ttl_ms, expiry bucket, n, then per quota: resolved key, reserved amount
+//          reply: [number of reservations still held, their new expiry bucket]
 //
 // A batch's calls are taken in order, each seeing the ones before it, exactly as if each were
-// its own script call; the keys and fields are the same as one call per script wrote (since
-// commit 7968ffa), so replicas of either version can share a Redis during a rolling upgrade.
-//
+// its own script call. Quota reservations are summed per expiry bucket (see kReserve in the
+// .cc): Redis does no per-call write at admission, and one field per call at settlement (the
+// retry marker). Replicas from before this layout (one field and one sorted-set member per
+// reservation) can share a Redis during a rolling upgrade: their reservations are counted and
+// expired here; they count this layout's settled use but not its open reservations, so while
+// both versions run, an old replica may admit up to the new ones' open reservations more.
+
 // Keys are built from ARGV (a quota's window is chosen on Redis's clock), so the store needs
 // a single Redis primary, not Redis Cluster.
 #pragma once

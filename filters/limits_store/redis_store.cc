@@ -72,7 +72,10 @@ struct BatchEntry {
   asio::steady_timer timer;  // cancelled when `result` is set
   std::string encoded;       // its arguments, as RESP bulk strings
   std::size_t nargs = 0;
-  std::size_t reply_len = 1;  // its elements in the script's flat reply
+  // Its elements in the script's flat reply: `reply_len`, or `reply_len_if_one` when the
+  // first of them is the integer 1 (an admitted call's reply is shorter).
+  std::size_t reply_len = 1;
+  std::size_t reply_len_if_one = 1;
   bool done = false;
   redis::RespResult result;  // its element of the reply, or the batch's failure
 };
@@ -87,12 +90,14 @@ class ScriptBatch {
               bool deferred)
       : ex_(std::move(ex)), ep_(ep), script_(script), deferred_(deferred) {}
 
-  // `reply_len`: how many elements of the script's flat reply are this call's; they come back
-  // as an array.
-  asio::awaitable<redis::RespResult> run(redis::RespArgs args, std::size_t reply_len) {
+  // `reply_len`: how many elements of the script's flat reply are this call's, or
+  // `reply_len_if_one` when the first of them is the integer 1; they come back as an array.
+  asio::awaitable<redis::RespResult> run(redis::RespArgs args, std::size_t reply_len,
+                                         std::size_t reply_len_if_one) {
     auto e = std::make_shared<BatchEntry>(ex_);
     e->timer.expires_at(Clock::time_point::max());
     e->reply_len = reply_len;
+    e->reply_len_if_one = reply_len_if_one;
     e->nargs = args.count();
     e->encoded = args.take();
     queue_.push_back(e);
@@ -136,9 +141,20 @@ class ScriptBatch {
       redis::RespResult r =
           co_await run_script(ex_, ep_, script_, std::move(parts), nargs, deferred_);
       using T = redis::RespValue::Type;
-      std::size_t total = 0;
-      for (const auto& e : batch) total += e->reply_len;
-      const bool split = r.ok && r.value.type == T::kArray && r.value.elements.size() == total;
+      // Each call's share: its length depends on its first element.
+      std::vector<std::size_t> lens;
+      bool split = r.ok && r.value.type == T::kArray;
+      if (split) {
+        const auto& el = r.value.elements;
+        std::size_t at = 0;
+        for (const auto& e : batch) {
+          if (at >= el.size()) break;
+          const bool one = el[at].type == T::kInteger && el[at].integer == 1;
+          lens.push_back(one ? e->reply_len_if_one : e->reply_len);
+          at += lens.back();
+        }
+        split = lens.size() == k && at == el.size();
+      }
       if (r.ok && !r.value.is_error() && !split) {
         r.value = redis::RespValue{};
         r.value.type = T::kError;
@@ -151,10 +167,10 @@ class ScriptBatch {
           e.result.ok = true;
           e.result.value.type = T::kArray;
           auto first = r.value.elements.begin() + static_cast<std::ptrdiff_t>(at);
-          auto last = first + static_cast<std::ptrdiff_t>(e.reply_len);
+          auto last = first + static_cast<std::ptrdiff_t>(lens[i]);
           e.result.value.elements.assign(std::make_move_iterator(first),
                                          std::make_move_iterator(last));
-          at += e.reply_len;
+          at += lens[i];
         } else {
           e.result = r;
         }
@@ -202,19 +218,28 @@ asio::execution_context::id BatchService::id;
 asio::awaitable<redis::RespResult> run_batched(const asio::any_io_executor& ex,
                                                const redis::Endpoint& ep,
                                                const LuaScript& script, redis::RespArgs args,
-                                               std::size_t reply_len, bool deferred) {
+                                               std::size_t reply_len, std::size_t reply_len_if_one,
+                                               bool deferred) {
   auto& ctx = asio::query(ex, asio::execution::context);
   ScriptBatch& batch = asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred);
-  return batch.run(std::move(args), reply_len);
+  return batch.run(std::move(args), reply_len, reply_len_if_one);
 }
 
-// Room for one call's arguments: keys, up to seven numbers of 20 digits per check, headers.
+// Room for one call's arguments: keys, up to four numbers of 20 digits per check, headers.
 std::size_t args_bytes(const std::vector<LimitCheck>& checks, const std::string& reservation,
                        std::size_t prefix) {
   std::size_t n = 96 + 2 * reservation.size() + prefix;
-  for (const auto& c : checks) n += prefix + c.key.size() + 40 + 7 * 26;
+  for (const auto& c : checks) n += prefix + c.key.size() + 40 + 6 * 26;
   return n;
 }
+
+// An integer's decimal digits, for building one argument from parts.
+struct Digits {
+  explicit Digits(std::int64_t v) : len(std::to_chars(buf, buf + sizeof buf, v).ptr - buf) {}
+  std::string_view view() const { return {buf, static_cast<std::size_t>(len)}; }
+  char buf[24];
+  std::ptrdiff_t len;
+};
 
 // What a settlement sends for check i: a rate, actual − reserved (0 changes nothing, so it is
 // left out); a quota, the actual amount.
@@ -276,33 +301,30 @@ void render_redis_metrics(std::string& out) {
 }
 
 void RedisStore::add_resolved_key(redis::RespArgs& a, const LimitCheck& c,
-                                  std::int64_t window_start) const {
+                                  std::int64_t window_start, std::string_view lead) const {
   if (c.kind != LimitKind::kQuota || c.window_end_ms == 0) {
-    a.add({prefix_, c.key});
+    a.add({lead, prefix_, c.key});
     return;
   }
-  char digits[24];
-  char* end = std::to_chars(digits, digits + sizeof digits, window_start).ptr;
-  a.add({prefix_, c.key, "@", {digits, static_cast<std::size_t>(end - digits)}});
+  a.add({lead, prefix_, c.key, "@", Digits(window_start).view()});
 }
 
 redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks,
                                          const std::string& reservation) const {
   redis::RespArgs a;
   a.reserve(args_bytes(checks, reservation, prefix_.size()));
-  a.add(reservation);
   a.add_int(ttl_.count());
   a.add_int(static_cast<std::int64_t>(checks.size()));
   for (const auto& c : checks) {
-    const bool rate = c.kind == LimitKind::kRate;
-    a.add(rate ? "r" : "q");
-    a.add({prefix_, c.key});
-    a.add_int(c.limit);
+    const Digits limit(c.limit);
+    if (c.kind == LimitKind::kRate) {
+      a.add({"r ", limit.view(), " ", prefix_, c.key});
+    } else {
+      const Digits ws(c.window_start_ms), we(c.window_end_ms), wn(c.next_window_end_ms);
+      a.add({"q ", limit.view(), " ", ws.view(), " ", we.view(), " ", wn.view(), " ", prefix_,
+             c.key});
+    }
     a.add_int(c.cost);
-    if (rate) continue;  // a rate has no window
-    a.add_int(c.window_start_ms);
-    a.add_int(c.window_end_ms);
-    a.add_int(c.next_window_end_ms);
   }
   return a;
 }
@@ -315,20 +337,24 @@ redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
   redis::RespArgs a;
   a.reserve(args_bytes(checks, reservation, prefix_.size()));
   a.add(reservation);
-  a.add({prefix_, "settled:", reservation});
-  std::int64_t n = 0;
-  for (std::size_t i = 0; i < checks.size(); ++i) n += settles(checks, actual, i) ? 1 : 0;
+  a.add({prefix_, "settled"});
+  a.add_int(admission.expiry_ms);
+  std::int64_t n = 0;  // arguments that follow: 2 per rate, 4 per quota
+  for (std::size_t i = 0; i < checks.size(); ++i)
+    if (settles(checks, actual, i)) n += checks[i].kind == LimitKind::kRate ? 2 : 4;
   a.add_int(n);
   for (std::size_t i = 0; i < checks.size(); ++i) {
     if (!settles(checks, actual, i)) continue;
     const auto& c = checks[i];
-    const bool rate = c.kind == LimitKind::kRate;
+    if (c.kind == LimitKind::kRate) {
+      a.add({"r ", Digits(c.limit).view(), " ", prefix_, c.key});
+      a.add_int(settle_amount(checks, actual, i));
+      continue;
+    }
     std::int64_t start = i < admission.results.size() ? admission.results[i].window_start_ms : 0;
-    a.add(rate ? "r" : "q");
-    add_resolved_key(a, c, start);
-    a.add_int(c.limit);
+    add_resolved_key(a, c, start, "q ");
     a.add_int(settle_amount(checks, actual, i));
-    if (rate) continue;  // a rate has no expiry hint
+    a.add_int(c.cost);
     std::int64_t wend = window_end_for(c, start);
     a.add_int(wend == 0 ? ttl_.count() + kRatePeriodMs
                         : std::max<std::int64_t>(1000, wend - now_ms + 86'400'000));
@@ -336,24 +362,61 @@ redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
   return a;
 }
 
-bool RedisStore::parse_admission(const redis::RespValue& v, std::size_t n, Admission& out) {
+namespace {
+// The reserve script's reply for one call: 3 integers (admitted, now, expiry bucket), then
+// per check: refused, 4 for a rate and 6 for a quota; admitted, 2 for a rate and 3 for a
+// quota (what an admission leaves out follows from it).
+std::size_t reply_length(const std::vector<LimitCheck>& checks, bool admitted) {
+  std::size_t n = 3;
+  for (const auto& c : checks)
+    n += c.kind == LimitKind::kRate ? (admitted ? 2 : 4) : (admitted ? 3 : 6);
+  return n;
+}
+}  // namespace
+
+bool RedisStore::parse_admission(const redis::RespValue& v, const std::vector<LimitCheck>& checks,
+                                 Admission& out) {
   using T = redis::RespValue::Type;
-  if (v.type != T::kArray || v.elements.size() != 2 + 6 * n) return false;
+  if (v.type != T::kArray || v.elements.empty() || v.elements[0].type != T::kInteger) return false;
+  out.admitted = v.elements[0].integer == 1;
+  if (v.elements.size() != reply_length(checks, out.admitted)) return false;
   for (const auto& e : v.elements)
     if (e.type != T::kInteger) return false;
-  const auto* x = v.elements.data();
-  out.admitted = x[0].integer == 1;
-  out.now_ms = x[1].integer;
-  out.results.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto* f = x + 2 + 6 * i;
+  const auto* f = v.elements.data();
+  out.now_ms = f[1].integer;
+  out.expiry_ms = f[2].integer;
+  f += 3;
+  out.results.resize(checks.size());
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    const LimitCheck& c = checks[i];
     CheckResult& r = out.results[i];
+    if (out.admitted) {
+      // remaining, reset (and a quota's window); ok, no retry, and a quota's committed
+      // amount before this call is what remains after it, seen from the limit.
+      r.ok = true;
+      r.remaining = f[0].integer;
+      r.retry_after_ms = 0;
+      r.reset_ms = f[1].integer;
+      if (c.kind == LimitKind::kRate) {
+        f += 2;
+        continue;
+      }
+      r.committed_before = c.limit - c.cost - r.remaining;
+      r.window_start_ms = f[2].integer;
+      f += 3;
+      continue;
+    }
     r.ok = f[0].integer == 1;
     r.remaining = f[1].integer;
     r.retry_after_ms = f[2].integer;
     r.reset_ms = f[3].integer;
+    if (c.kind == LimitKind::kRate) {
+      f += 4;
+      continue;
+    }
     r.committed_before = f[4].integer;
     r.window_start_ms = f[5].integer;
+    f += 6;
   }
   return true;
 }
@@ -364,9 +427,10 @@ asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_execu
                                                               std::string& error) const {
   redis::RespResult r = co_await run_batched(ex, endpoint_, reserve_script(),
                                              reserve_args(checks, reservation),
-                                             2 + 6 * checks.size(), false);
+                                             reply_length(checks, false),
+                                             reply_length(checks, true), false);
   Admission adm;
-  if (!r.ok || r.value.is_error() || !parse_admission(r.value, checks.size(), adm)) {
+  if (!r.ok || r.value.is_error() || !parse_admission(r.value, checks, adm)) {
     error = describe_failure(r);
     co_return std::nullopt;
   }
@@ -385,7 +449,7 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
   // Nobody waits for a settlement: it rides along with the next admission's write.
   redis::RespResult r = co_await run_batched(
       ex, endpoint_, settle_script(),
-      settle_args(checks, admission, reservation, actual, LocalStore::now_ms()), 1, true);
+      settle_args(checks, admission, reservation, actual, LocalStore::now_ms()), 1, 1, true);
   if (!r.ok || r.value.is_error()) {
     error = describe_failure(r);
     co_return false;
@@ -394,27 +458,32 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
 }
 
 asio::awaitable<std::optional<std::int64_t>> RedisStore::renew(
-    asio::any_io_executor ex, const std::vector<LimitCheck>& checks, const Admission& admission,
-    std::string reservation, std::string& error) const {
+    asio::any_io_executor ex, const std::vector<LimitCheck>& checks, Admission& admission,
+    std::string& error) const {
   std::int64_t n = 0;
   for (const auto& c : checks) n += c.kind == LimitKind::kQuota && c.cost > 0 ? 1 : 0;
   if (n == 0) co_return 0;
   redis::RespArgs a;
-  a.add(reservation);
   a.add_int(ttl_.count());
+  a.add_int(admission.expiry_ms);
   a.add_int(n);
   for (std::size_t i = 0; i < checks.size(); ++i) {
     if (checks[i].kind != LimitKind::kQuota || checks[i].cost <= 0) continue;
-    add_resolved_key(a, checks[i], admission.results[i].window_start_ms);
+    add_resolved_key(a, checks[i], admission.results[i].window_start_ms, "");
+    a.add_int(checks[i].cost);
   }
   std::vector<std::string_view> parts{a.bytes()};
   redis::RespResult r =
       co_await run_script(ex, endpoint_, renew_script(), std::move(parts), a.count(), false);
-  if (!r.ok || r.value.is_error() || r.value.type != redis::RespValue::Type::kInteger) {
+  using T = redis::RespValue::Type;
+  const auto& e = r.value.elements;
+  if (!r.ok || r.value.is_error() || r.value.type != T::kArray || e.size() != 2 ||
+      e[0].type != T::kInteger || e[1].type != T::kInteger) {
     error = describe_failure(r);
     co_return std::nullopt;
   }
-  co_return r.value.integer;
+  admission.expiry_ms = e[1].integer;
+  co_return e[0].integer;
 }
 
 }  // namespace sluice::limits

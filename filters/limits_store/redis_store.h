@@ -53,10 +53,11 @@ class RedisStore {
                                       const Admission& admission, std::string reservation,
                                       std::vector<std::int64_t> actual,
                                       std::string& error) const;
-  // Extends the expiry of the call's quota reservations; returns how many are still held.
+  // Extends the expiry of the call's quota reservations (moving them to a later bucket, which
+  // it stores in admission.expiry_ms); returns how many are still held.
   boost::asio::awaitable<std::optional<std::int64_t>> renew(
       boost::asio::any_io_executor ex, const std::vector<LimitCheck>& checks,
-      const Admission& admission, std::string reservation, std::string& error) const;
+      Admission& admission, std::string& error) const;
 
   std::chrono::milliseconds reservation_ttl() const { return ttl_; }
   const redis::Endpoint& endpoint() const { return endpoint_; }
@@ -68,9 +69,11 @@ class RedisStore {
   redis::RespArgs settle_args(const std::vector<LimitCheck>& checks, const Admission& admission,
                               const std::string& reservation,
                               const std::vector<std::int64_t>& actual, std::int64_t now_ms) const;
-  static bool parse_admission(const redis::RespValue& v, std::size_t n, Admission& out);
-  // The counter's key: prefixed, and a quota's window start after '@'.
-  void add_resolved_key(redis::RespArgs& a, const LimitCheck& c, std::int64_t window_start) const;
+  static bool parse_admission(const redis::RespValue& v, const std::vector<LimitCheck>& checks,
+                              Admission& out);
+  // The counter's key after `lead`: prefixed, and a quota's window start after '@'.
+  void add_resolved_key(redis::RespArgs& a, const LimitCheck& c, std::int64_t window_start,
+                        std::string_view lead) const;
 
   redis::Endpoint endpoint_;
   std::string prefix_;

@@ -113,7 +113,8 @@ for i = 1, #ARGV, 4 do
     v = redis.call('HMGET', key, 's', 't')
   else
     if we ~= 0 then key = key .. '@' .. string.format('%.0f', start) end
-    v = redis.call('HMGET', key, 'u', 'rs')
+    v = redis.call('HMGET', key, 'u', 'rs', 'rb')  -- reservations: old layout + buckets
+    v[2] = string.format('%.0f', tonumber(v[2] or '0') + tonumber(v[3] or '0'))
   end
   out[#out + 1] = v[1] or '0'
   out[#out + 1] = v[2] or '0'

@@ -166,6 +166,7 @@ def test_race_three_replicas_share_one_redis(sluice_factory, mock, redis):
         time.sleep(0.1)
     assert redis.hget_int(keys[0], "u") == 160
     assert redis.hget_int(keys[0], "rs") == 0
+    assert redis.hget_int(keys[0], "rb") == 0  # reservations in expiry buckets
 
 
 def test_rpm_and_tpm_across_three_replicas(sluice_factory, mock, redis):
@@ -260,6 +261,7 @@ def test_settled_spend_is_exact_for_each_shape(sluice_factory, mock, redis, back
             time.sleep(0.05)
         assert redis.hget_int(key, "u") == 3 * o + 2 * a
         assert redis.hget_int(key, "rs") == 0
+        assert redis.hget_int(key, "rb") == 0
 
 
 def test_passthrough_and_unmodelled_endpoints_are_limited(sluice_factory, mock):

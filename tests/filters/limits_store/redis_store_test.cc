@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <thread>
 #include <future>
 
 #include "filters/limits_store/local_store.h"
@@ -440,12 +442,139 @@ TEST(RedisStore, ExpiredReservationsAreReleasedAndRenewalsKeepThem) {
     sleep(150);
     std::string err;
     auto held = run<std::optional<std::int64_t>>([&](asio::any_io_executor ex) {
-      return store.renew(ex, checks, *c, "c", err);
+      return store.renew(ex, checks, *c, err);  // moves c to a later bucket
     });
     ASSERT_TRUE(held) << err;
     EXPECT_EQ(*held, 1);
   }
   EXPECT_FALSE(reserve("d")->admitted);  // 600 ms later, renewed: still held
+}
+
+// Redis's reply to one command, on the test thread's connection.
+redis::RespValue cli(const redis::Endpoint& ep, std::vector<std::string> args) {
+  auto r = run<redis::RespResult>([&](asio::any_io_executor ex) {
+    return redis::resp_command(ex, ep, std::move(args));
+  });
+  EXPECT_TRUE(r.ok) << r.error;
+  return r.value;
+}
+
+// A hash's fields and values, as a map.
+std::map<std::string, std::string> hash(const redis::Endpoint& ep, const std::string& key) {
+  redis::RespValue v = cli(ep, {"HGETALL", key});
+  std::map<std::string, std::string> out;
+  for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2)
+    out[v.elements[i].str] = v.elements[i + 1].str;
+  return out;
+}
+
+// Quota reservations are summed per expiry bucket: admissions write no field of their own,
+// a settlement gives its bucket back, and what is left afterwards is the settled use.
+TEST(RedisStore, ReservationsLiveInExpiryBucketsAndLeaveNothingBehind) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  RedisStore store(ep, "t8:", std::chrono::seconds(64));  // buckets of 2 s
+  std::vector<LimitCheck> checks{quota("q", 1000, 100)};
+  std::vector<Admission> adms;
+  for (int i = 0; i < 3; ++i) {
+    std::string err;
+    auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+      return store.reserve(ex, checks, "b" + std::to_string(i), err);
+    });
+    ASSERT_TRUE(adm && adm->admitted) << err;
+    EXPECT_EQ(adm->results[0].committed_before, 100 * i);
+    EXPECT_GE(adm->expiry_ms, adm->now_ms + 64'000);
+    EXPECT_LT(adm->expiry_ms, adm->now_ms + 64'000 + 2'000);
+    EXPECT_EQ(adm->expiry_ms % 2'000, 0);
+    adms.push_back(*adm);
+  }
+  auto h = hash(ep, "t8:q");
+  EXPECT_EQ(h["rb"], "300");
+  std::int64_t in_buckets = 0;
+  for (const auto& [f, v] : h) {
+    EXPECT_TRUE(f == "rb" || f == "ne" || f.rfind("e:", 0) == 0) << f;
+    if (f.rfind("e:", 0) == 0) in_buckets += std::atoll(v.c_str());
+  }
+  EXPECT_EQ(in_buckets, 300);
+  for (int i = 0; i < 3; ++i) {
+    std::string err;
+    ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
+      return store.settle(ex, checks, adms[i], "b" + std::to_string(i), {40}, err);
+    })) << err;
+  }
+  h = hash(ep, "t8:q");
+  EXPECT_EQ(h["u"], "120");
+  EXPECT_EQ(h["rb"], "0");
+  for (const auto& [f, v] : h) EXPECT_NE(f.rfind("e:", 0), 0u) << f << " left behind";
+  // The retry markers: one hash per minute, one field per settled call.
+  redis::RespValue keys = cli(ep, {"KEYS", "t8:settled:*"});
+  ASSERT_GE(keys.elements.size(), 1u);
+  std::size_t fields = 0;
+  for (const auto& k : keys.elements)
+    fields += static_cast<std::size_t>(cli(ep, {"HLEN", k.str}).integer);
+  EXPECT_EQ(fields, 3u);
+}
+
+// A replica from before the bucket layout kept one field per reservation ("r:<id>", summed in
+// "rs", expiries in "<key>:x"): those reservations still count, and expire, here.
+TEST(RedisStore, ReservationsOfTheEarlierLayoutCountAndExpire) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  RedisStore store(ep, "t9:", std::chrono::seconds(60));
+  const std::int64_t now = LocalStore::now_ms();
+  cli(ep, {"HSET", "t9:q", "rs", "700", "r:live", "300", "r:gone", "400"});
+  cli(ep, {"ZADD", "t9:q:x", std::to_string(now + 60'000), "live", std::to_string(now - 1'000),
+           "gone"});
+  std::vector<LimitCheck> checks{quota("q", 1000, 600)};
+  std::string err;
+  auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, checks, "n1", err);
+  });
+  ASSERT_TRUE(adm) << err;
+  EXPECT_EQ(adm->results[0].committed_before, 300);  // "gone" expired, "live" still counts
+  EXPECT_TRUE(adm->admitted);                        // 300 + 600 ≤ 1000
+  auto h = hash(ep, "t9:q");
+  EXPECT_EQ(h["rs"], "300");
+  EXPECT_EQ(h.count("r:gone"), 0u);
+  checks[0].cost = 101;
+  auto next = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, checks, "n2", err);
+  });
+  ASSERT_TRUE(next) << err;
+  EXPECT_FALSE(next->admitted);  // 300 (old layout) + 600 (buckets) + 101 > 1000
+  EXPECT_EQ(next->results[0].committed_before, 900);
+}
+
+// A renewal moves the reservation to a later bucket; a settlement then gives back that one.
+TEST(RedisStore, RenewalMovesTheReservationAndSettlementFindsIt) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  RedisStore store(ep, "t10:", std::chrono::milliseconds(3200));  // buckets of 100 ms
+  std::vector<LimitCheck> checks{quota("q", 10, 4)};
+  std::string err;
+  auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, checks, "m", err);
+  });
+  ASSERT_TRUE(adm && adm->admitted) << err;
+  const std::int64_t first = adm->expiry_ms;
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  auto held = run<std::optional<std::int64_t>>([&](asio::any_io_executor ex) {
+    return store.renew(ex, checks, *adm, err);
+  });
+  ASSERT_TRUE(held) << err;
+  EXPECT_EQ(*held, 1);
+  EXPECT_GT(adm->expiry_ms, first);
+  auto h = hash(ep, "t10:q");
+  EXPECT_EQ(h.count("e:" + std::to_string(first)), 0u);
+  EXPECT_EQ(h["e:" + std::to_string(adm->expiry_ms)], "4");
+  EXPECT_EQ(h["rb"], "4");
+  ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
+    return store.settle(ex, checks, *adm, "m", {3}, err);
+  })) << err;
+  h = hash(ep, "t10:q");
+  EXPECT_EQ(h["rb"], "0");
+  EXPECT_EQ(h["u"], "3");
+  EXPECT_EQ(h.count("e:" + std::to_string(adm->expiry_ms)), 0u);
 }
 
 TEST(RedisStore, RetriedSettlementCountsOnce) {
