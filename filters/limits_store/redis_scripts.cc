@@ -28,7 +28,9 @@ local function cdiv(a, b)
 end
 local P = 60000
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
+local now = t[1] * 1000 + floor(t[2] / 1000)
+-- Strings of digits become numbers by arithmetic ("x + 0", one strtod): tonumber() runs
+-- strtod twice and is a function call. A missing field (false) is 0 ("(v or 0) + 0").
 local function drained(sc, lt, L)
   local dt = now - lt
   if dt < 0 then dt = 0 end
@@ -53,17 +55,25 @@ local function rate_state(key)
   local st = rates[key]
   if st == nil then
     local v = redis.call('HMGET', key, 's', 't')
-    st = {sc = tonumber(v[1] or '0'), lt = tonumber(v[2] or '0'), ttl = nil}
+    st = {sc = (v[1] or 0) + 0, lt = (v[2] or 0) + 0, ttl = nil}
     rates[key] = st
     rorder[#rorder + 1] = key
   end
   return st
 end
 local function flush_rates()
+  local snow = nil
   for _, key in ipairs(rorder) do
     local st = rates[key]
     if st.ttl ~= nil then
-      redis.call('HSET', key, 's', s(st.sc), 't', s(st.lt))
+      local lt
+      if st.lt == now then
+        if snow == nil then snow = s(now) end
+        lt = snow
+      else
+        lt = s(st.lt)
+      end
+      redis.call('HSET', key, 's', s(st.sc), 't', lt)
       redis.call('PEXPIRE', key, s(st.ttl))
     end
   end
@@ -80,11 +90,14 @@ end
 // still counted and expired here.
 constexpr const char* kReserve = R"LUA(
 local quotas, qorder = {}, {}
-local function quota_state(k)
+-- `bucket`: the field of the expiry bucket the batch's first call on this key reserves in,
+-- read with the rest so that the batch can write it in the same HSET.
+local function quota_state(k, bucket)
   local q = quotas[k]
   if q ~= nil then return q end
-  local v = redis.call('HMGET', k, 'u', 'rs', 'rb', 'ne')
-  local rs, rb, ne = tonumber(v[2] or '0'), tonumber(v[3] or '0'), tonumber(v[4] or '0')
+  local v = redis.call('HMGET', k, 'u', 'rs', 'rb', 'ne', 'k', bucket)
+  local rs, rb, ne = (v[2] or 0) + 0, (v[3] or 0) + 0, (v[4] or 0) + 0
+  local ne0 = ne  -- as stored: "ne" is written back only when it changed
   local dirty = false
   if rs ~= 0 then
     local xk = k .. ':x'
@@ -123,8 +136,10 @@ local function quota_state(k)
     each(dead, 1000, function(i, j) redis.call('HDEL', k, unpack(dead, i, j)) end)
     rb, ne, dirty = max(0, rb - freed), first, true
   end
-  q = {used = tonumber(v[1] or '0'), rs = rs, rb = rb, ne = ne, dirty = dirty, adds = {},
-       aorder = {}, keep = 0}
+  -- k: the expiry last set on the key (PEXPIREAT), so that it is set again only when a
+  -- reservation needs it later.
+  q = {used = (v[1] or 0) + 0, rs = rs, rb = rb, ne = ne, ne0 = ne0, dirty = dirty, adds = {},
+       aorder = {}, keep = 0, k = (v[5] or 0) + 0, bf = bucket, bv = (v[6] or 0) + 0}
   quotas[k] = q
   qorder[#qorder + 1] = k
   return q
@@ -133,25 +148,25 @@ end
 -- What a check's definition says, and what does not depend on the call (the limit, the
 -- window, the counter's state), worked out once per definition and batch.
 local defs = {}
-local function def(d)
+local function def(d, bucket)
   local m = defs[d]
   if m ~= nil then return m end
   if byte(d, 1) == 114 then  -- "r <limit> <key>"
     local L, key = match(d, '^r (%d+) (.*)$')
-    m = {rate = true, L = tonumber(L)}
+    m = {rate = true, L = L + 0}
     m.st = rate_state(key)
     m.cap = m.L * P
   else  -- "q <limit> <window start> <window end> <next window end> <key>"
     local L, ws, we, wn, key = match(d, '^q (%d+) (%d+) (%d+) (%d+) (.*)$')
-    m = {rate = false, L = tonumber(L)}
-    ws, we, wn = tonumber(ws), tonumber(we), tonumber(wn)
+    m = {rate = false, L = L + 0}
+    ws, we, wn = ws + 0, we + 0, wn + 0
     local start, wend, k = ws, 0, key
     if we ~= 0 and now >= we then start = we end
     if we ~= 0 then
       if start == ws then wend = we else wend = wn end
       k = key .. '@' .. s(start)
     end
-    m.start, m.wend, m.q = start, wend, quota_state(k)
+    m.start, m.wend, m.q = start, wend, quota_state(k, bucket)
     if wend ~= 0 then m.reset = max(0, wend - now) else m.reset = 0 end
   end
   defs[d] = m
@@ -161,7 +176,7 @@ end
 -- The reply: all calls in one flat array (a table per call, and its growth, cost more than
 -- the work; Lua builds tables slowly). The plan of the call being decided is kept flat too,
 -- three slots per check, and reused.
-local R, rn, plan, buckets = {}, 0, {}, {}
+local R, rn, plan, buckets, bfields, bexp = {}, 0, {}, {}, {}, {}
 local argv = ARGV
 
 -- A refused call's full results (redis_scripts.h), from the state before it: nothing is
@@ -217,6 +232,8 @@ for call = 1, argv[1] + 0 do
     local g = max(1, floor(ttl / 32))
     expiry = cdiv(now + ttl, g) * g
     buckets[ttl] = expiry
+    bfields[ttl] = 'e:' .. s(expiry)
+    bexp[bfields[ttl]] = expiry
   end
   local head = rn + 1
   R[head], R[head + 1], R[head + 2] = 1, now, expiry
@@ -228,7 +245,7 @@ for call = 1, argv[1] + 0 do
   for i = 1, n do
     local d, c = argv[b], argv[b + 1] + 0
     local m = defs[d]
-    if m == nil then m = def(d) end
+    if m == nil then m = def(d, bfields[ttl]) end
     b = b + 2
     local L = m.L
     if m.rate then
@@ -286,7 +303,7 @@ for call = 1, argv[1] + 0 do
     end
   else
     for i = 1, n do  -- definitions the admission pass did not reach
-      if defs[argv[b0 + 2 * i - 2]] == nil then def(argv[b0 + 2 * i - 2]) end
+      if defs[argv[b0 + 2 * i - 2]] == nil then def(argv[b0 + 2 * i - 2], bfields[ttl]) end
     end
     R[head] = 0
     rn = head + 2
@@ -295,17 +312,40 @@ for call = 1, argv[1] + 0 do
   end
 end
 flush_rates()
+-- One HSET per quota key: the total, the earliest bucket, the bucket read at the start (and,
+-- when a reservation needs the key to live longer, its new expiry, a minute beyond).
 for _, k in ipairs(qorder) do
   local q = quotas[k]
+  local pairs_ = nil
   if #q.aorder > 0 then
+    pairs_ = {}
     for _, e in ipairs(q.aorder) do
-      redis.call('HINCRBY', k, 'e:' .. s(e), s(q.adds[e]))
+      local f = q.bf
+      if e ~= bexp[f] then f = 'e:' .. s(e) end
+      if f == q.bf then
+        pairs_[#pairs_ + 1] = f
+        pairs_[#pairs_ + 1] = s(q.bv + q.adds[e])
+      else  -- another ttl's bucket (stores with different reservation_ttl on one Redis)
+        redis.call('HINCRBY', k, f, s(q.adds[e]))
+      end
       if q.ne == 0 or e < q.ne then q.ne = e end
     end
-    q.dirty = true
-    redis.call('PEXPIREAT', k, s(q.keep))
+    if q.keep > q.k then
+      local keep = q.keep + P
+      redis.call('PEXPIREAT', k, s(keep))
+      pairs_[#pairs_ + 1] = 'k'
+      pairs_[#pairs_ + 1] = s(keep)
+    end
+  elseif q.dirty then
+    pairs_ = {}
   end
-  if q.dirty then redis.call('HSET', k, 'rb', s(q.rb), 'ne', s(q.ne)) end
+  if pairs_ ~= nil then
+    if q.ne ~= q.ne0 then
+      pairs_[#pairs_ + 1] = 'ne'
+      pairs_[#pairs_ + 1] = s(q.ne)
+    end
+    redis.call('HSET', k, 'rb', s(q.rb), unpack(pairs_))
+  end
 end
 return R
 )LUA";
@@ -420,7 +460,8 @@ for _, q in ipairs(sorder) do
   local freed = 0
   for _, e in ipairs(q.sorder) do
     -- An expired bucket goes whole at the next admission (reserve); a live one gives back
-    -- what it still holds of these reservations.
+    -- what it still holds of these reservations. (Increments cost Redis less than reading
+    -- the fields and writing them back in one HSET: Lua's tables for that cost more.)
     if e > now then
       local f = 'e:' .. s(e)
       local c = q.subs[e]
@@ -435,7 +476,9 @@ for _, q in ipairs(sorder) do
   if freed > 0 then redis.call('HINCRBY', key, 'rb', s(-freed)) end
   if q.used > 0 then
     redis.call('HINCRBY', key, 'u', s(q.used))
-    if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, q.hint) end
+    -- A key this settlement created (its reservations were gone with it) gets an expiry;
+    -- one that still held them has the one its admission set.
+    if freed == 0 and redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, q.hint) end
   end
 end
 return replies
