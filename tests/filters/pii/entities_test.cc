@@ -243,6 +243,12 @@ TEST(PiiEntities, GithubGitlabSlackStripeGoogleHfNpm) {
   expect_one("huggingface_token", "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");
   expect_one("npm_token", "npm_Qz7bR2nT5vW8yLpK3m9xA1cE4gH6jM0sU2wY");
   expect_none("ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx and sk_test_xxxxxxxxxxxx are placeholders");
+  // A classic token is exactly 36 letters or digits after its prefix, then a word boundary.
+  expect_none("ghp_R8d2Kq7Xv1Lm9Pz3Tn6Wb4Yc0Hs5Jf2Gu8Aex is one too long");
+  expect_none("ghp_R8d2Kq7Xv1Lm9Pz3Tn6Wb4Yc0Hs5Jf2Gu8A is one too short");
+  expect_none("ghp_R8d2Kq7Xv1Lm9Pz3Tn6Wb4Yc0Hs5Jf2Gu8Ae_x runs on");
+  expect_none("xghp_R8d2Kq7Xv1Lm9Pz3Tn6Wb4Yc0Hs5Jf2Gu8Ae starts inside a word");
+  expect_one("github_token", "ghs_R8d2Kq7Xv1Lm9Pz3Tn6Wb4Yc0Hs5Jf2Gu8Ae", "token=", ";");
   expect_none("the glpat- prefix and xoxb- prefix are documented");
 }
 
