@@ -49,6 +49,15 @@ constexpr const char* kBatchPrelude = R"LUA(
 local function each(list, step, f)
   for i = 1, #list, step do f(i, math.min(i + step - 1, #list)) end
 end
+-- sums[k] += c, remembering the order in which the keys first came (per-bucket amounts).
+local function add_to(sums, order, k, c)
+  local had = sums[k]
+  if had == nil then
+    order[#order + 1] = k
+    had = 0
+  end
+  sums[k] = had + c
+end
 local byte, sub, match = string.byte, string.sub, string.match
 local rates, rorder = {}, {}
 local function rate_state(key)
@@ -290,12 +299,7 @@ for call = 1, argv[1] + 0 do
       elseif plan[j + 1] > 0 then
         local c = plan[j + 1]
         x.rb = x.rb + c
-        local had = x.adds[expiry]
-        if had == nil then
-          x.aorder[#x.aorder + 1] = expiry
-          had = 0
-        end
-        x.adds[expiry] = had + c
+        add_to(x.adds, x.aorder, expiry, c)
         local keep = now + ttl + P
         if plan[j + 2] ~= 0 then keep = max(keep, plan[j + 2] + 86400000) end
         if keep > x.keep then x.keep = keep end
@@ -437,14 +441,7 @@ for call = 1, ncalls do
     else  -- actual, reserved, ttl hint
       if ok then
         local v, c = argv[b + 1] + 0, argv[b + 2] + 0
-        if c > 0 then
-          local had = m.subs[expiry]
-          if had == nil then
-            m.sorder[#m.sorder + 1] = expiry
-            had = 0
-          end
-          m.subs[expiry] = had + c
-        end
+        if c > 0 then add_to(m.subs, m.sorder, expiry, c) end
         if v > 0 then
           m.used = m.used + v
           if m.hint == nil then m.hint = argv[b + 3] end
