@@ -332,7 +332,7 @@ asio::awaitable<FilterStatus> LimitsFilter::resume_request(StreamContext& ctx) {
       continue;
     }
     std::string error;
-    auto adm = co_await g.limiter->redis()->reserve(plan.executor, g.checks, plan.id_text, error);
+    auto adm = co_await g.limiter->redis()->reserve(plan.executor, g.checks, error);
     if (adm) {
       g.admission = std::move(*adm);
       g.where = Hold::Where::kRedis;

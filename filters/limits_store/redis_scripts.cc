@@ -29,14 +29,19 @@ end
 local P = 60000
 local t = redis.call('TIME')
 local now = t[1] * 1000 + floor(t[2] / 1000)
--- Strings of digits become numbers by arithmetic ("x + 0", one strtod): tonumber() runs
--- strtod twice and is a function call. A missing field (false) is 0 ("(v or 0) + 0").
 local function drained(sc, lt, L)
   local dt = now - lt
   if dt < 0 then dt = 0 end
   if dt >= cdiv(sc, L) then return 0 end
   return sc - dt * L
 end
+-- The expiry bucket of a reservation made now for `ttl` ms (see kReserve).
+local function bucket_of(ttl)
+  local g = max(1, floor(ttl / 32))
+  return cdiv(now + ttl, g) * g
+end
+-- Strings of digits become numbers by arithmetic ("x + 0", one strtod): tonumber() runs
+-- strtod twice and is a function call. A missing field (false) is 0 ("(v or 0) + 0").
 )LUA";
 
 // Reserve and settle take a batch of calls (redis_store.cc sends the calls a worker has
@@ -99,12 +104,12 @@ end
 // still counted and expired here.
 constexpr const char* kReserve = R"LUA(
 local quotas, qorder = {}, {}
--- `bucket`: the field of the expiry bucket the batch's first call on this key reserves in,
--- read with the rest so that the batch can write it in the same HSET.
-local function quota_state(k, bucket)
+-- `expiry`, `field`: the expiry bucket the batch's first call on this key reserves in and
+-- its field, read with the rest so that the batch can write it in the same HSET.
+local function quota_state(k, expiry, field)
   local q = quotas[k]
   if q ~= nil then return q end
-  local v = redis.call('HMGET', k, 'u', 'rs', 'rb', 'ne', 'k', bucket)
+  local v = redis.call('HMGET', k, 'u', 'rs', 'rb', 'ne', 'k', field)
   local rs, rb, ne = (v[2] or 0) + 0, (v[3] or 0) + 0, (v[4] or 0) + 0
   local ne0 = ne  -- as stored: "ne" is written back only when it changed
   local dirty = false
@@ -148,7 +153,8 @@ local function quota_state(k, bucket)
   -- k: the expiry last set on the key (PEXPIREAT), so that it is set again only when a
   -- reservation needs it later.
   q = {used = (v[1] or 0) + 0, rs = rs, rb = rb, ne = ne, ne0 = ne0, dirty = dirty, adds = {},
-       aorder = {}, keep = 0, k = (v[5] or 0) + 0, bf = bucket, bv = (v[6] or 0) + 0}
+       aorder = {}, keep = 0, k = (v[5] or 0) + 0, be = expiry, bf = field,
+       bv = (v[6] or 0) + 0}
   quotas[k] = q
   qorder[#qorder + 1] = k
   return q
@@ -157,7 +163,7 @@ end
 -- What a check's definition says, and what does not depend on the call (the limit, the
 -- window, the counter's state), worked out once per definition and batch.
 local defs = {}
-local function def(d, bucket)
+local function def(d, expiry, field)
   local m = defs[d]
   if m ~= nil then return m end
   if byte(d, 1) == 114 then  -- "r <limit> <key>"
@@ -175,7 +181,7 @@ local function def(d, bucket)
       if start == ws then wend = we else wend = wn end
       k = key .. '@' .. s(start)
     end
-    m.start, m.wend, m.q = start, wend, quota_state(k, bucket)
+    m.start, m.wend, m.q = start, wend, quota_state(k, expiry, field)
     if wend ~= 0 then m.reset = max(0, wend - now) else m.reset = 0 end
   end
   defs[d] = m
@@ -185,7 +191,7 @@ end
 -- The reply: all calls in one flat array (a table per call, and its growth, cost more than
 -- the work; Lua builds tables slowly). The plan of the call being decided is kept flat too,
 -- three slots per check, and reused.
-local R, rn, plan, buckets, bfields, bexp = {}, 0, {}, {}, {}, {}
+local R, rn, plan, buckets, bfields = {}, 0, {}, {}, {}
 local argv = ARGV
 
 -- A refused call's full results (redis_scripts.h), from the state before it: nothing is
@@ -232,17 +238,14 @@ local function refused(b, n)
 end
 
 local b = 2
--- Numbers from ARGV are converted by arithmetic ("x + 0": one strtod; tonumber() costs two).
 for call = 1, argv[1] + 0 do
   local ttl, n = argv[b] + 0, argv[b + 1] + 0
   b = b + 2
   local expiry = buckets[ttl]
   if expiry == nil then
-    local g = max(1, floor(ttl / 32))
-    expiry = cdiv(now + ttl, g) * g
+    expiry = bucket_of(ttl)
     buckets[ttl] = expiry
     bfields[ttl] = 'e:' .. s(expiry)
-    bexp[bfields[ttl]] = expiry
   end
   local head = rn + 1
   R[head], R[head + 1], R[head + 2] = 1, now, expiry
@@ -254,7 +257,7 @@ for call = 1, argv[1] + 0 do
   for i = 1, n do
     local d, c = argv[b], argv[b + 1] + 0
     local m = defs[d]
-    if m == nil then m = def(d, bfields[ttl]) end
+    if m == nil then m = def(d, expiry, bfields[ttl]) end
     b = b + 2
     local L = m.L
     if m.rate then
@@ -307,7 +310,8 @@ for call = 1, argv[1] + 0 do
     end
   else
     for i = 1, n do  -- definitions the admission pass did not reach
-      if defs[argv[b0 + 2 * i - 2]] == nil then def(argv[b0 + 2 * i - 2], bfields[ttl]) end
+      local d = argv[b0 + 2 * i - 2]
+      if defs[d] == nil then def(d, expiry, bfields[ttl]) end
     end
     R[head] = 0
     rn = head + 2
@@ -324,13 +328,11 @@ for _, k in ipairs(qorder) do
   if #q.aorder > 0 then
     pairs_ = {}
     for _, e in ipairs(q.aorder) do
-      local f = q.bf
-      if e ~= bexp[f] then f = 'e:' .. s(e) end
-      if f == q.bf then
-        pairs_[#pairs_ + 1] = f
+      if e == q.be then
+        pairs_[#pairs_ + 1] = q.bf
         pairs_[#pairs_ + 1] = s(q.bv + q.adds[e])
       else  -- another ttl's bucket (stores with different reservation_ttl on one Redis)
-        redis.call('HINCRBY', k, f, s(q.adds[e]))
+        redis.call('HINCRBY', k, 'e:' .. s(e), s(q.adds[e]))
       end
       if q.ne == 0 or e < q.ne then q.ne = e end
     end
@@ -485,8 +487,7 @@ return replies
 // in. A bucket that has expired (or no longer holds them) means they are gone: not held.
 constexpr const char* kRenew = R"LUA(
 local ttl, old, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local g = math.max(1, floor(ttl / 32))
-local new = cdiv(now + ttl, g) * g
+local new = bucket_of(ttl)
 if old > new then new = old end
 local held = 0
 for i = 0, n - 1 do

@@ -225,8 +225,9 @@ asio::awaitable<redis::RespResult> run_batched(const asio::any_io_executor& ex,
   return batch.run(std::move(args), reply_len, reply_len_if_one);
 }
 
-// Room for one call's arguments: keys, up to four numbers of 20 digits per check, headers.
-std::size_t args_bytes(const std::vector<LimitCheck>& checks, const std::string& reservation,
+// Room for one call's arguments: keys, up to four numbers of 20 digits per check, headers,
+// and the reservation id (`reservation`: a settlement's; admissions do not send it).
+std::size_t args_bytes(const std::vector<LimitCheck>& checks, std::string_view reservation,
                        std::size_t prefix) {
   std::size_t n = 96 + 2 * reservation.size() + prefix;
   for (const auto& c : checks) n += prefix + c.key.size() + 40 + 6 * 26;
@@ -309,10 +310,9 @@ void RedisStore::add_resolved_key(redis::RespArgs& a, const LimitCheck& c,
   a.add({lead, prefix_, c.key, "@", Digits(window_start).view()});
 }
 
-redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks,
-                                         const std::string& reservation) const {
+redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks) const {
   redis::RespArgs a;
-  a.reserve(args_bytes(checks, reservation, prefix_.size()));
+  a.reserve(args_bytes(checks, {}, prefix_.size()));
   a.add_int(ttl_.count());
   a.add_int(static_cast<std::int64_t>(checks.size()));
   for (const auto& c : checks) {
@@ -423,10 +423,9 @@ bool RedisStore::parse_admission(const redis::RespValue& v, const std::vector<Li
 
 asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_executor ex,
                                                               const std::vector<LimitCheck>& checks,
-                                                              std::string reservation,
                                                               std::string& error) const {
   redis::RespResult r = co_await run_batched(ex, endpoint_, reserve_script(),
-                                             reserve_args(checks, reservation),
+                                             reserve_args(checks),
                                              reply_length(checks, false),
                                              reply_length(checks, true), false);
   Admission adm;

@@ -46,7 +46,6 @@ class RedisStore {
 
   boost::asio::awaitable<std::optional<Admission>> reserve(boost::asio::any_io_executor ex,
                                                            const std::vector<LimitCheck>& checks,
-                                                           std::string reservation,
                                                            std::string& error) const;
   boost::asio::awaitable<bool> settle(boost::asio::any_io_executor ex,
                                       const std::vector<LimitCheck>& checks,
@@ -64,8 +63,7 @@ class RedisStore {
 
  private:
   // One call's share of a batched script call (redis_scripts.h), and the reserve reply.
-  redis::RespArgs reserve_args(const std::vector<LimitCheck>& checks,
-                               const std::string& reservation) const;
+  redis::RespArgs reserve_args(const std::vector<LimitCheck>& checks) const;
   redis::RespArgs settle_args(const std::vector<LimitCheck>& checks, const Admission& admission,
                               const std::string& reservation,
                               const std::vector<std::int64_t>& actual, std::int64_t now_ms) const;

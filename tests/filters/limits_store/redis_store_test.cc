@@ -248,7 +248,7 @@ TEST(RedisStore, ReserveSettleMatchesLocalStore) {
     std::string id = "r" + std::to_string(i);
     std::string err;
     auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-      return store.reserve(ex, checks, id, err);
+      return store.reserve(ex, checks, err);
     });
     ASSERT_TRUE(adm) << err;
     Admission ladm = local.reserve(checks, static_cast<std::uint64_t>(i + 1), LocalStore::now_ms());
@@ -322,12 +322,15 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
   // The two stores' clocks are read milliseconds apart: "tpm" drains one unit per 20 ms.
   auto tolerance = [&](std::size_t k) { return checks[k].key == "tpm" ? 3.0 : 0.0; };
   std::string err;
-  // Load the scripts first, so that the count below is the batch's alone.
+  // Load the scripts first, so that the count below is the batch's alone. (Named: the store's
+  // coroutines take the checks and the admission by reference and start after this returns.)
+  const std::vector<LimitCheck> warm{rate("warm", 10, 1)};
+  const Admission no_admission;
   ASSERT_TRUE(run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, {rate("warm", 10, 1)}, "warm", err);
+    return store.reserve(ex, warm, err);
   })) << err;
   ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
-    return store.settle(ex, {rate("warm", 10, 1)}, Admission{}, "warm", {1}, err);
+    return store.settle(ex, warm, no_admission, "warm", {1}, err);
   })) << err;
 
   const std::int64_t calls0 = script_calls(ep);
@@ -337,7 +340,7 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
   for (int i = 0; i < kCalls; ++i)
     reserves.push_back([&, i](asio::any_io_executor ex) -> asio::awaitable<void> {
       std::string e;
-      adms[i] = co_await store.reserve(ex, checks, "c" + std::to_string(i), e);
+      adms[i] = co_await store.reserve(ex, checks, e);
     });
   run_concurrently(reserves);
   EXPECT_LE(script_calls(ep) - calls0, 2) << "40 waiting admissions should share script runs";
@@ -383,7 +386,7 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
                    LocalStore::now_ms());
   // The state both stores hold now shows in one more admission.
   auto after = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, "last", err);
+    return store.reserve(ex, checks, err);
   });
   ASSERT_TRUE(after) << err;
   Admission lafter = local.reserve(checks, 1000, LocalStore::now_ms());
@@ -402,7 +405,7 @@ TEST(RedisStore, SettlementThatChangesNothingIsNotSent) {
   std::vector<LimitCheck> checks{rate("rpm", 10, 1), rate("tpm", 1000, 100)};
   std::string err;
   auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, "n1", err);
+    return store.reserve(ex, checks, err);
   });
   ASSERT_TRUE(adm && adm->admitted) << err;
   const std::int64_t calls0 = script_calls(ep);
@@ -415,7 +418,7 @@ TEST(RedisStore, SettlementThatChangesNothingIsNotSent) {
   })) << err;
   EXPECT_GT(script_calls(ep), calls0);  // EVALSHA, and EVAL: the first settlement loads it
   auto next = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, "n2", err);
+    return store.reserve(ex, checks, err);
   });
   ASSERT_TRUE(next) << err;
   EXPECT_EQ(next->results[1].remaining, 1000 - 60 - 100);  // the 40 came back
@@ -428,7 +431,7 @@ TEST(RedisStore, ExpiredReservationsAreReleasedAndRenewalsKeepThem) {
   auto reserve = [&](const std::string& id) {
     std::string err;
     return run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-      return store.reserve(ex, checks, id, err);
+      return store.reserve(ex, checks, err);
     });
   };
   auto sleep = [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
@@ -479,7 +482,7 @@ TEST(RedisStore, ReservationsLiveInExpiryBucketsAndLeaveNothingBehind) {
   for (int i = 0; i < 3; ++i) {
     std::string err;
     auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-      return store.reserve(ex, checks, "b" + std::to_string(i), err);
+      return store.reserve(ex, checks, err);
     });
     ASSERT_TRUE(adm && adm->admitted) << err;
     EXPECT_EQ(adm->results[0].committed_before, 100 * i);
@@ -528,7 +531,7 @@ TEST(RedisStore, ReservationsOfTheEarlierLayoutCountAndExpire) {
   std::vector<LimitCheck> checks{quota("q", 1000, 600)};
   std::string err;
   auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, "n1", err);
+    return store.reserve(ex, checks, err);
   });
   ASSERT_TRUE(adm) << err;
   EXPECT_EQ(adm->results[0].committed_before, 300);  // "gone" expired, "live" still counts
@@ -538,7 +541,7 @@ TEST(RedisStore, ReservationsOfTheEarlierLayoutCountAndExpire) {
   EXPECT_EQ(h.count("r:gone"), 0u);
   checks[0].cost = 101;
   auto next = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, "n2", err);
+    return store.reserve(ex, checks, err);
   });
   ASSERT_TRUE(next) << err;
   EXPECT_FALSE(next->admitted);  // 300 (old layout) + 600 (buckets) + 101 > 1000
@@ -553,7 +556,7 @@ TEST(RedisStore, RenewalMovesTheReservationAndSettlementFindsIt) {
   std::vector<LimitCheck> checks{quota("q", 10, 4)};
   std::string err;
   auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, "m", err);
+    return store.reserve(ex, checks, err);
   });
   ASSERT_TRUE(adm && adm->admitted) << err;
   const std::int64_t first = adm->expiry_ms;
@@ -583,7 +586,7 @@ TEST(RedisStore, RetriedSettlementCountsOnce) {
   std::vector<LimitCheck> checks{quota("q", 100, 50)};
   std::string err;
   auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, "x", err);
+    return store.reserve(ex, checks, err);
   });
   ASSERT_TRUE(adm && adm->admitted);
   for (int i = 0; i < 2; ++i) {
@@ -593,11 +596,11 @@ TEST(RedisStore, RetriedSettlementCountsOnce) {
   }
   checks[0].cost = 60;
   EXPECT_TRUE(run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-                return store.reserve(ex, checks, "y", err);
+                return store.reserve(ex, checks, err);
               })->admitted);
   checks[0].cost = 1;
   EXPECT_FALSE(run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-                 return store.reserve(ex, checks, "z", err);
+                 return store.reserve(ex, checks, err);
                })->admitted);
 }
 
@@ -613,7 +616,7 @@ TEST(RedisStore, LoadsScriptsAfterFlush) {
     });
     ASSERT_TRUE(r.ok);
     auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-      return store.reserve(ex, checks, "s" + std::to_string(i), err);
+      return store.reserve(ex, checks, err);
     });
     ASSERT_TRUE(adm) << err;
     EXPECT_TRUE(adm->admitted);
@@ -630,7 +633,7 @@ TEST(RedisStore, UnreachableFailsFastThenRecovers) {
   auto attempt = [&] {
     err.clear();
     return run_on<std::optional<Admission>>(io, [&](asio::any_io_executor ex) {
-      return store.reserve(ex, checks, "u", err);
+      return store.reserve(ex, checks, err);
     });
   };
   auto t0 = std::chrono::steady_clock::now();
