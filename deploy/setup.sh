@@ -11,7 +11,7 @@ mkdir -p "$cache"
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libsimdjson-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev ca-certificates openssl
-  librdkafka-dev libvectorscan-dev libhiredis-dev libgoogle-perftools-dev)
+  librdkafka-dev libvectorscan-dev libgoogle-perftools-dev)
 test_pkgs=(python3-venv python3-pip curl clang-14 libclang-rt-14-dev
   nginx-light wrk nghttp2-client valgrind
   kcat redis-server openjdk-17-jre-headless maven gnuplot-nox iptables iproute2)

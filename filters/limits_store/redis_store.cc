@@ -8,7 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <deque>
 #include <memory>
 
@@ -66,10 +65,17 @@ asio::awaitable<redis::RespResult> run_script(asio::any_io_executor ex, const re
 
 std::atomic<std::uint64_t> g_runs[2]{}, g_calls[2]{};  // [0] reserve, [1] settle
 
+std::string describe_failure(const redis::RespResult& r) {
+  if (!r.ok) return r.error;
+  if (r.value.is_error()) return "redis error: " + r.value.str.substr(0, 200);
+  return "unexpected reply";
+}
+
+
 // One call's share of a batched script call.
 struct BatchEntry {
   explicit BatchEntry(const asio::any_io_executor& ex) : timer(ex) {}
-  asio::steady_timer timer;  // cancelled when `result` is set
+  asio::steady_timer timer;  // cancelled when `reply` is set
   std::string encoded;       // its arguments, as RESP bulk strings
   std::size_t nargs = 0;
   // Its elements in the script's flat reply: `reply_len`, or `reply_len_if_one` when the
@@ -77,7 +83,7 @@ struct BatchEntry {
   std::size_t reply_len = 1;
   std::size_t reply_len_if_one = 1;
   bool done = false;
-  redis::RespResult result;  // its element of the reply, or the batch's failure
+  CallReply reply;
 };
 
 // The calls waiting for one script on one Redis endpoint, on one io_context. One script call
@@ -92,8 +98,8 @@ class ScriptBatch {
 
   // `reply_len`: how many elements of the script's flat reply are this call's, or
   // `reply_len_if_one` when the first of them is the integer 1; they come back as an array.
-  asio::awaitable<redis::RespResult> run(redis::RespArgs args, std::size_t reply_len,
-                                         std::size_t reply_len_if_one) {
+  asio::awaitable<CallReply> run(redis::RespArgs args, std::size_t reply_len,
+                                 std::size_t reply_len_if_one) {
     auto e = std::make_shared<BatchEntry>(ex_);
     e->timer.expires_at(Clock::time_point::max());
     e->reply_len = reply_len;
@@ -107,7 +113,7 @@ class ScriptBatch {
     }
     // The command under it has a deadline (resp_client.h), so this wait ends.
     while (!e->done) co_await e->timer.async_wait(kTuple);
-    co_return std::move(e->result);
+    co_return std::move(e->reply);
   }
 
   void shutdown() { queue_.clear(); }
@@ -138,14 +144,15 @@ class ScriptBatch {
         parts.push_back(e->encoded);
         nargs += e->nargs;
       }
-      redis::RespResult r =
-          co_await run_script(ex_, ep_, script_, std::move(parts), nargs, deferred_);
+      // The reply stays whole; each call gets a view of its elements in it.
+      auto whole = std::make_shared<redis::RespResult>(
+          co_await run_script(ex_, ep_, script_, std::move(parts), nargs, deferred_));
       using T = redis::RespValue::Type;
       // Each call's share: its length depends on its first element.
       std::vector<std::size_t> lens;
-      bool split = r.ok && r.value.type == T::kArray;
+      const auto& el = whole->value.elements;
+      bool split = whole->ok && whole->value.type == T::kArray;
       if (split) {
-        const auto& el = r.value.elements;
         std::size_t at = 0;
         for (const auto& e : batch) {
           if (at >= el.size()) break;
@@ -155,24 +162,22 @@ class ScriptBatch {
         }
         split = lens.size() == k && at == el.size();
       }
-      if (r.ok && !r.value.is_error() && !split) {
-        r.value = redis::RespValue{};
-        r.value.type = T::kError;
-        r.value.str = "unexpected reply to a batch of " + std::to_string(k);
+      std::string failure;
+      if (!split) {
+        failure = whole->ok && !whole->value.is_error()
+                      ? "unexpected reply to a batch of " + std::to_string(k)
+                      : describe_failure(*whole);
       }
       std::size_t at = 0;
       for (std::size_t i = 0; i < k; ++i) {
         BatchEntry& e = *batch[i];
         if (split) {
-          e.result.ok = true;
-          e.result.value.type = T::kArray;
-          auto first = r.value.elements.begin() + static_cast<std::ptrdiff_t>(at);
-          auto last = first + static_cast<std::ptrdiff_t>(lens[i]);
-          e.result.value.elements.assign(std::make_move_iterator(first),
-                                         std::make_move_iterator(last));
+          e.reply.ok = true;
+          e.reply.elements = {el.data() + at, lens[i]};
+          e.reply.batch = whole;
           at += lens[i];
         } else {
-          e.result = r;
+          e.reply.error = failure;
         }
         e.done = true;
         e.timer.cancel();
@@ -215,7 +220,7 @@ class BatchService : public asio::execution_context::service {
 asio::execution_context::id BatchService::id;
 
 // Not a coroutine itself: the call's awaitable is ScriptBatch::run's (one frame per call).
-asio::awaitable<redis::RespResult> run_batched(const asio::any_io_executor& ex,
+asio::awaitable<CallReply> run_batched(const asio::any_io_executor& ex,
                                                const redis::Endpoint& ep,
                                                const LuaScript& script, redis::RespArgs args,
                                                std::size_t reply_len, std::size_t reply_len_if_one,
@@ -234,14 +239,6 @@ std::size_t args_bytes(const std::vector<LimitCheck>& checks, std::string_view r
   return n;
 }
 
-// An integer's decimal digits, for building one argument from parts.
-struct Digits {
-  explicit Digits(std::int64_t v) : len(std::to_chars(buf, buf + sizeof buf, v).ptr - buf) {}
-  std::string_view view() const { return {buf, static_cast<std::size_t>(len)}; }
-  char buf[24];
-  std::ptrdiff_t len;
-};
-
 // What a settlement sends for check i: a rate, actual − reserved (0 changes nothing, so it is
 // left out); a quota, the actual amount.
 std::int64_t settle_amount(const std::vector<LimitCheck>& checks,
@@ -253,12 +250,6 @@ std::int64_t settle_amount(const std::vector<LimitCheck>& checks,
 bool settles(const std::vector<LimitCheck>& checks, const std::vector<std::int64_t>& actual,
              std::size_t i) {
   return checks[i].kind == LimitKind::kQuota || settle_amount(checks, actual, i) != 0;
-}
-
-std::string describe_failure(const redis::RespResult& r) {
-  if (!r.ok) return r.error;
-  if (r.value.is_error()) return "redis error: " + r.value.str.substr(0, 200);
-  return "unexpected reply";
 }
 
 }  // namespace
@@ -282,6 +273,7 @@ void render_redis_metrics(std::string& out) {
   append_metric_sample(out, kEvents, "event=\"connect_failed\"", c.connect_failures);
   append_metric_sample(out, kEvents, "event=\"timeout\"", c.timeouts);
   append_metric_sample(out, kEvents, "event=\"broken\"", c.broken);
+  append_metric_sample(out, kEvents, "event=\"protocol_error\"", c.protocol_errors);
   constexpr std::string_view kCommands = "sluice_redis_client_commands_total";
   append_metric_header(out, kCommands, "counter",
                        "Commands sent to Redis (a batched script call is one).");
@@ -307,7 +299,7 @@ void RedisStore::add_resolved_key(redis::RespArgs& a, const LimitCheck& c,
     a.add({lead, prefix_, c.key});
     return;
   }
-  a.add({lead, prefix_, c.key, "@", Digits(window_start).view()});
+  a.add({lead, prefix_, c.key, "@", window_start});
 }
 
 redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks) const {
@@ -316,13 +308,11 @@ redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks) 
   a.add_int(ttl_.count());
   a.add_int(static_cast<std::int64_t>(checks.size()));
   for (const auto& c : checks) {
-    const Digits limit(c.limit);
     if (c.kind == LimitKind::kRate) {
-      a.add({"r ", limit.view(), " ", prefix_, c.key});
+      a.add({"r ", c.limit, " ", prefix_, c.key});
     } else {
-      const Digits ws(c.window_start_ms), we(c.window_end_ms), wn(c.next_window_end_ms);
-      a.add({"q ", limit.view(), " ", ws.view(), " ", we.view(), " ", wn.view(), " ", prefix_,
-             c.key});
+      a.add({"q ", c.limit, " ", c.window_start_ms, " ", c.window_end_ms, " ",
+             c.next_window_end_ms, " ", prefix_, c.key});
     }
     a.add_int(c.cost);
   }
@@ -347,7 +337,7 @@ redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
     if (!settles(checks, actual, i)) continue;
     const auto& c = checks[i];
     if (c.kind == LimitKind::kRate) {
-      a.add({"r ", Digits(c.limit).view(), " ", prefix_, c.key});
+      a.add({"r ", c.limit, " ", prefix_, c.key});
       a.add_int(settle_amount(checks, actual, i));
       continue;
     }
@@ -374,15 +364,15 @@ std::size_t reply_length(const std::vector<LimitCheck>& checks, bool admitted) {
 }
 }  // namespace
 
-bool RedisStore::parse_admission(const redis::RespValue& v, const std::vector<LimitCheck>& checks,
-                                 Admission& out) {
+bool RedisStore::parse_admission(std::span<const redis::RespValue> v,
+                                 const std::vector<LimitCheck>& checks, Admission& out) {
   using T = redis::RespValue::Type;
-  if (v.type != T::kArray || v.elements.empty() || v.elements[0].type != T::kInteger) return false;
-  out.admitted = v.elements[0].integer == 1;
-  if (v.elements.size() != reply_length(checks, out.admitted)) return false;
-  for (const auto& e : v.elements)
+  if (v.empty() || v[0].type != T::kInteger) return false;
+  out.admitted = v[0].integer == 1;
+  if (v.size() != reply_length(checks, out.admitted)) return false;
+  for (const auto& e : v)
     if (e.type != T::kInteger) return false;
-  const auto* f = v.elements.data();
+  const auto* f = v.data();
   out.now_ms = f[1].integer;
   out.expiry_ms = f[2].integer;
   f += 3;
@@ -424,13 +414,12 @@ bool RedisStore::parse_admission(const redis::RespValue& v, const std::vector<Li
 asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_executor ex,
                                                               const std::vector<LimitCheck>& checks,
                                                               std::string& error) const {
-  redis::RespResult r = co_await run_batched(ex, endpoint_, reserve_script(),
-                                             reserve_args(checks),
-                                             reply_length(checks, false),
-                                             reply_length(checks, true), false);
+  CallReply r = co_await run_batched(ex, endpoint_, reserve_script(), reserve_args(checks),
+                                     reply_length(checks, false), reply_length(checks, true),
+                                     false);
   Admission adm;
-  if (!r.ok || r.value.is_error() || !parse_admission(r.value, checks, adm)) {
-    error = describe_failure(r);
+  if (!r.ok || !parse_admission(r.elements, checks, adm)) {
+    error = r.ok ? "unexpected reply" : std::move(r.error);
     co_return std::nullopt;
   }
   co_return adm;
@@ -446,11 +435,11 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
   for (std::size_t i = 0; i < checks.size() && !changes; ++i) changes = settles(checks, actual, i);
   if (!changes) co_return true;
   // Nobody waits for a settlement: it rides along with the next admission's write.
-  redis::RespResult r = co_await run_batched(
+  CallReply r = co_await run_batched(
       ex, endpoint_, settle_script(),
       settle_args(checks, admission, reservation, actual, LocalStore::now_ms()), 1, 1, true);
-  if (!r.ok || r.value.is_error()) {
-    error = describe_failure(r);
+  if (!r.ok) {
+    error = std::move(r.error);
     co_return false;
   }
   co_return true;

@@ -19,7 +19,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,15 @@ RedisBatchStats redis_batch_stats();
 
 // Prometheus lines for the Redis client (resp_client.h) and the batches, with HELP and TYPE.
 void render_redis_metrics(std::string& out);
+
+// One call's share of a batched script call's reply: a view of its elements in the whole
+// reply (which it keeps alive), or why the batch failed.
+struct CallReply {
+  bool ok = false;
+  std::span<const redis::RespValue> elements;  // when ok
+  std::shared_ptr<const redis::RespResult> batch;
+  std::string error;  // when not ok
+};
 
 class RedisStore {
  public:
@@ -67,8 +78,8 @@ class RedisStore {
   redis::RespArgs settle_args(const std::vector<LimitCheck>& checks, const Admission& admission,
                               const std::string& reservation,
                               const std::vector<std::int64_t>& actual, std::int64_t now_ms) const;
-  static bool parse_admission(const redis::RespValue& v, const std::vector<LimitCheck>& checks,
-                              Admission& out);
+  static bool parse_admission(std::span<const redis::RespValue> v,
+                              const std::vector<LimitCheck>& checks, Admission& out);
   // The counter's key after `lead`: prefixed, and a quota's window start after '@'.
   void add_resolved_key(redis::RespArgs& a, const LimitCheck& c, std::int64_t window_start,
                         std::string_view lead) const;

@@ -1,7 +1,7 @@
 // A small asynchronous Redis client: RESP2 over one TCP connection per event loop per
 // endpoint, pipelined (commands are written as they come; replies are matched in order),
-// on Boost.Asio coroutines. hiredis is used only for its RESP parser (redisReader); Debian's
-// hiredis has no Asio adapter and Boost.Redis needs Boost 1.84.
+// on Boost.Asio coroutines, replies parsed by resp_reader.h. (Debian's hiredis has no Asio
+// adapter, its parser cost ~400 instructions per integer, and Boost.Redis needs Boost 1.84.)
 //
 // Contract:
 //  * resp_command() never blocks a thread; it must be awaited on the io_context whose
@@ -22,6 +22,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace sluice::redis {
@@ -58,16 +59,30 @@ struct RespResult {
 // Encodes one command as a RESP array of bulk strings.
 void encode_command(const std::vector<std::string>& args, std::string& out);
 
+// One piece of an argument: text, or an integer written in decimal.
+struct RespPart {
+  RespPart(std::string_view s) : text(s) {}  // NOLINT(google-explicit-constructor)
+  RespPart(const char* s) : text(s) {}       // NOLINT(google-explicit-constructor)
+  RespPart(const std::string& s) : text(s) {}  // NOLINT(google-explicit-constructor)
+  template <typename I>
+    requires std::is_integral_v<I>
+  RespPart(I v) : number(static_cast<std::int64_t>(v)), is_number(true) {}  // NOLINT
+  std::string_view text;
+  std::int64_t number = 0;
+  bool is_number = false;
+};
+
 // A command's arguments as RESP bulk strings, appended as they are given: no std::string per
-// argument (the limits store writes ~50 arguments per call).
+// argument, integers formatted in place (the limits store writes ~25 arguments and ~35
+// integers per call).
 class RespArgs {
  public:
   void reserve(std::size_t bytes) {
     if (bytes > buf_.size()) buf_.resize(bytes);
   }
-  void add(std::string_view v) { add({v}); }
-  void add(std::initializer_list<std::string_view> parts);  // one argument, concatenated
-  void add_int(std::int64_t v);
+  void add(std::string_view v) { add({RespPart(v)}); }
+  void add(std::initializer_list<RespPart> parts);  // one argument, concatenated
+  void add_int(std::int64_t v) { add({RespPart(v)}); }
   std::size_t count() const { return count_; }
   std::string_view bytes() const { return {buf_.data(), len_}; }
   std::string take() {
@@ -100,10 +115,12 @@ boost::asio::awaitable<RespResult> resp_command_encoded(boost::asio::any_io_exec
                                                         const Endpoint& ep, std::string encoded,
                                                         bool deferred = false);
 
-// Per-process counters of the client (all threads): connects, connect failures, timeouts.
+// Per-process counters of the client (all threads): connects, connect failures, timeouts,
+// broken connections, protocol errors.
 struct RespClientStats {
   std::uint64_t connects = 0, connect_failures = 0, timeouts = 0, broken = 0, commands = 0;
   std::uint64_t writes = 0;  // write(2) batches: pipelined and deferred commands share them
+  std::uint64_t protocol_errors = 0;  // replies that were not RESP2 (the connection is closed)
 };
 RespClientStats resp_client_stats();
 

@@ -10,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -102,6 +104,27 @@ TEST(RespClient, ArgsAreBulkStrings) {
   EXPECT_EQ(a.bytes(),
             "$3\r\nSET\r\n$7\r\npre:key\r\n$1\r\n0\r\n$2\r\n-1\r\n$10\r\n1234567890\r\n"
             "$20\r\n-9223372036854775808\r\n");
+  // Integers inside an argument, of every length and sign, and more than 16 of them.
+  redis::RespArgs parts;
+  std::string want;
+  std::int64_t x = 0;
+  for (int len = 1; len <= 19; ++len) {
+    x = x * 10 + (len * 3) % 10;
+    for (std::int64_t v : {x, -x}) {
+      parts.add({"q ", v, " ", std::int64_t{0}, "@", INT64_MAX});
+      const std::string body = "q " + std::to_string(v) + " 0@" + std::to_string(INT64_MAX);
+      want += "$" + std::to_string(body.size()) + "\r\n" + body + "\r\n";
+    }
+  }
+  std::string body;
+  redis::RespArgs wide;
+  for (int i = 0; i < 40; ++i) body += std::to_string(i * 7919);
+  wide.add({0, 7919, 15838, 23757, 31676, 39595, 47514, 55433, 63352, 71271, 79190, 87109, 95028,
+            102947, 110866, 118785, 126704, 134623, 142542, 150461, 158380, 166299, 174218,
+            182137, 190056, 197975, 205894, 213813, 221732, 229651, 237570, 245489, 253408,
+            261327, 269246, 277165, 285084, 293003, 300922, 308841});
+  EXPECT_EQ(parts.bytes(), want);
+  EXPECT_EQ(wide.bytes(), "$" + std::to_string(body.size()) + "\r\n" + body + "\r\n");
   // Growing past the room reserved keeps what was written.
   redis::RespArgs many;
   many.reserve(8);
@@ -234,6 +257,42 @@ TEST(RespClient, DeferredCommandsRideWithTheNextUrgentOneOrGoAfterTheWindow) {
   std::vector<std::int64_t> last(out->begin() + 2, out->end());
   std::sort(last.begin(), last.end());
   EXPECT_EQ(last, (std::vector<std::int64_t>{1, 1, 2, 3}));  // "u" once, "d" three times
+}
+
+// A server that answers something other than RESP: the command fails with the parser's
+// reason, the counter moves, the connection is closed, and the next one works.
+TEST(RespClient, MalformedReplyFailsTheCommandAndTheNextConnectionWorks) {
+  asio::io_context server_io;
+  asio::ip::tcp::acceptor acceptor(server_io, {asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = acceptor.local_endpoint().port();
+  std::thread server([&] {
+    for (std::string_view answer : {std::string_view("HTTP/1.1 400 Bad Request\r\n\r\n"),
+                                    std::string_view(":7\r\n")}) {
+      asio::ip::tcp::socket s(server_io);
+      acceptor.accept(s);
+      char buf[256];
+      boost::system::error_code ec;
+      s.read_some(asio::buffer(buf), ec);  // the command
+      asio::write(s, asio::buffer(answer), ec);
+    }
+  });
+  auto ep = endpoint(port);
+  asio::io_context io;  // its own connection
+  auto cmd = [&] {
+    return run_on<redis::RespResult>(io, [&](asio::any_io_executor ex) {
+      return redis::resp_command(ex, ep, {"INCR", "x"});
+    });
+  };
+  const auto errors = redis::resp_client_stats().protocol_errors;
+  auto bad = cmd();
+  EXPECT_FALSE(bad.ok);
+  EXPECT_NE(bad.error.find("protocol error: unexpected byte 0x48"), std::string::npos) << bad.error;
+  EXPECT_EQ(redis::resp_client_stats().protocol_errors, errors + 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // past the reconnect backoff
+  auto good = cmd();
+  ASSERT_TRUE(good.ok) << good.error;
+  EXPECT_EQ(good.value.integer, 7);
+  server.join();
 }
 
 TEST(RedisStore, ReserveSettleMatchesLocalStore) {
