@@ -126,8 +126,10 @@ class Run:
 
     def start_redis(self):
         self.redis_port = free_port()
+        cpu = getattr(self.args, "redis_cpu", None)
         self.redis_proc = self.spawn(["redis-server", "--port", str(self.redis_port), "--bind",
-                                      "127.0.0.1", "--save", "", "--appendonly", "no"], "redis.log")
+                                      "127.0.0.1", "--save", "", "--appendonly", "no"], "redis.log",
+                                     cpu=cpu)
 
         def up():
             try:
@@ -272,6 +274,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(REPO, ".cache", "build-release"))
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "limits_results.json"))
+    ap.add_argument("--redis-cpu", type=int, default=None,
+                    help="pin redis-server to this CPU (default: unpinned, free to share "
+                         "Sluice's CPU 0); 1 keeps it off Sluice's CPU, with the mock and h2load")
     ap.add_argument("--offered", type=int, default=0,
                     help="offered req/s for the comparison (default: half the local full load)")
     args = ap.parse_args()

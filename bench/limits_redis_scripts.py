@@ -112,10 +112,10 @@ def measure(which, calls, batches, work):
             expiry = reply[2]
             if which == "reserve":
                 continue
-            args = ["EVALSHA", ss, "0", calls]
+            seq += 1
+            args = ["EVALSHA", ss, "0", f"bench-{seq:012d}", "b:settled", calls]
             for _ in range(calls):
-                seq += 1
-                args += [f"bench-{seq:012d}", "b:settled", expiry, 10, rate_defs[1], -60,
+                args += [expiry, 10, rate_defs[1], -60,
                          f"q {quota_keys[0]}@{day}", 1200, 3100, 86_400_000,
                          f"q {quota_keys[1]}@{month}", 1200, 3100, 86_400_000]
             assert len(c.cmd(*args)) == calls

@@ -190,26 +190,19 @@ void stop_renewing(PlanGroup& g) {
   if (R.entries.empty() && R.timer != nullptr) R.timer->cancel();  // let the renewer end
 }
 
-// Settles on Redis after the call is gone; retried a few times (the script is idempotent
-// per reservation), after which the reservation simply expires.
+// Settles on Redis after the call is gone (the store sends a batch whose reply was lost
+// again, and applies it once); when that fails, the reservation simply expires.
 asio::awaitable<void> settle_remote(std::shared_ptr<const Limiter> limiter,
                                     std::vector<LimitCheck> checks, Admission admission,
-                                    std::string id, std::vector<std::int64_t> actual,
+                                    std::vector<std::int64_t> actual,
                                     std::vector<FilterStats*> stats) {
   auto ex = co_await asio::this_coro::executor;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    if (attempt > 0) {
-      asio::steady_timer wait(ex);
-      wait.expires_after(std::chrono::milliseconds(500 * attempt));
-      co_await wait.async_wait(kTuple);
-    }
-    std::string error;
-    if (co_await limiter->redis()->settle(ex, checks, admission, id, actual, error)) {
-      inc_all(stats, kSettled);
-      co_return;
-    }
+  std::string error;
+  if (co_await limiter->redis()->settle(ex, checks, admission, actual, error)) {
+    inc_all(stats, kSettled);
+  } else {
+    inc_all(stats, kSettleErrors);
   }
-  inc_all(stats, kSettleErrors);
 }
 
 // Settles a group with what its members reported (or, for a group released because another
@@ -235,7 +228,7 @@ void settle_group(LimitsPlan& plan, PlanGroup& g) {
       }
       if (changes && plan.executor) {
         asio::co_spawn(plan.executor,
-                       settle_remote(g.limiter, g.checks, g.admission, plan.id_text, g.actual, g.stats),
+                       settle_remote(g.limiter, g.checks, g.admission, g.actual, g.stats),
                        asio::detached);
       } else {
         inc_all(g.stats, kSettled);

@@ -356,62 +356,32 @@ end
 return R
 )LUA";
 
-// Retried settlements are recognised by their reservation id in a hash per minute
-// ("<marker>:<minute>", kept three minutes): a settlement is applied when its id is in neither
-// this minute's nor the last one's, so a retry within a minute (retries end within seconds)
-// counts once, and the markers cost Redis a field per call, not a key with its own expiry.
+// A settlement batch is applied once: the client sends it with a batch id and, when its reply
+// is lost (a timeout, a broken connection), sends the same batch again with the same id. The
+// ids of applied batches are fields of a hash per minute ("<marker>:<minute>", kept three
+// minutes); a batch whose id is in this minute's or the last one's is not applied again (the
+// client's retries end within seconds). One field per batch, not per call: per-call markers
+// cost Redis ~25,000 instructions per call (bench/limits_redis_scripts.py).
 constexpr const char* kSettle = R"LUA(
 local argv = ARGV
-local ncalls = argv[1] + 0
-local starts, fresh, seen, marks, morder = {}, {}, {}, {}, {}
-local b = 2
-for call = 1, ncalls do
-  starts[call] = b
-  local resid, mk = argv[b], argv[b + 1]
-  b = b + 4 + argv[b + 3]
-  local id = mk .. '\0' .. resid
-  fresh[call] = false
-  if not seen[id] then  -- a settlement sent twice in one batch counts once
-    seen[id] = true
-    local m = marks[mk]
-    if m == nil then
-      m = {calls = {}, ids = {}}
-      marks[mk] = m
-      morder[#morder + 1] = mk
-    end
-    m.calls[#m.calls + 1] = call
-    m.ids[#m.ids + 1] = resid
-  end
-end
+local bid, mk, ncalls = argv[1], argv[2], argv[3] + 0
 local minute = floor(now / 60000)
-for _, mk in ipairs(morder) do
-  local m = marks[mk]
-  local cur, prev = mk .. ':' .. s(minute), mk .. ':' .. s(minute - 1)
-  local new = {}
-  each(m.ids, 1000, function(i, j)
-    local a = redis.call('HMGET', cur, unpack(m.ids, i, j))
-    local p = redis.call('HMGET', prev, unpack(m.ids, i, j))
-    for x = i, j do
-      if not a[x - i + 1] and not p[x - i + 1] then
-        fresh[m.calls[x]] = true
-        new[#new + 1] = m.ids[x]
-        new[#new + 1] = '1'
-      end
-    end
-  end)
-  if #new > 0 then
-    each(new, 1000, function(i, j) redis.call('HSET', cur, unpack(new, i, j)) end)
-    redis.call('PEXPIRE', cur, '180000')
-  end
+local cur = mk .. ':' .. s(minute)
+if redis.call('HEXISTS', cur, bid) == 1 or
+   redis.call('HEXISTS', mk .. ':' .. s(minute - 1), bid) == 1 then
+  local replies = {}
+  for call = 1, ncalls do replies[call] = -1 end
+  return replies
 end
+redis.call('HSET', cur, bid, '1')
+redis.call('PEXPIRE', cur, '180000')
 
 local sdefs, sorder, replies = {}, {}, {}
+local b = 4
 for call = 1, ncalls do
-  b = starts[call]
-  local expiry, stop = argv[b + 2] + 0, b + 4 + argv[b + 3]
-  b = b + 4
-  local ok = fresh[call]
-  if ok then replies[call] = now else replies[call] = -1 end
+  local expiry, stop = argv[b] + 0, b + 2 + argv[b + 1]
+  b = b + 2
+  replies[call] = now
   while b < stop do
     local d = argv[b]
     local m = sdefs[d]
@@ -430,7 +400,7 @@ for call = 1, ncalls do
       b = b + 2
       -- 0 (a request rate, or tokens as reserved) changes nothing: the level drains the same
       -- whether or not it is rewritten now (the store leaves such checks out).
-      if ok and v ~= 0 then
+      if v ~= 0 then
         local st = m.st
         if st == nil then
           st = rate_state(m.key)
@@ -441,13 +411,11 @@ for call = 1, ncalls do
         st.sc, st.lt, st.ttl = level, max(now, st.lt), cdiv(level, L) + P
       end
     else  -- actual, reserved, ttl hint
-      if ok then
-        local v, c = argv[b + 1] + 0, argv[b + 2] + 0
-        if c > 0 then add_to(m.subs, m.sorder, expiry, c) end
-        if v > 0 then
-          m.used = m.used + v
-          if m.hint == nil then m.hint = argv[b + 3] end
-        end
+      local v, c = argv[b + 1] + 0, argv[b + 2] + 0
+      if c > 0 then add_to(m.subs, m.sorder, expiry, c) end
+      if v > 0 then
+        m.used = m.used + v
+        if m.hint == nil then m.hint = argv[b + 3] end
       end
       b = b + 4
     end

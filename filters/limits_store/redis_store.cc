@@ -13,6 +13,7 @@
 
 #include "filters/limits_store/local_store.h"
 #include "filters/limits_store/redis_scripts.h"
+#include "sinks/event_id.h"
 #include "sinks/metrics_text.h"
 
 namespace sluice::limits {
@@ -64,6 +65,12 @@ asio::awaitable<redis::RespResult> run_script(asio::any_io_executor ex, const re
 }
 
 std::atomic<std::uint64_t> g_runs[2]{}, g_calls[2]{};  // [0] reserve, [1] settle
+std::atomic<std::uint64_t> g_retries{0};                 // settlement batches sent again
+
+// A settlement batch is sent up to this many times, the n-th retry n steps after the last
+// failure (0.5, 1 and 1.5 s): past that its reservations simply expire.
+constexpr int kSettleAttempts = 4;
+constexpr std::chrono::milliseconds kSettleRetryStep{500};
 
 std::string describe_failure(const redis::RespResult& r) {
   if (!r.ok) return r.error;
@@ -82,6 +89,7 @@ struct BatchEntry {
   // first of them is the integer 1 (an admitted call's reply is shorter).
   std::size_t reply_len = 1;
   std::size_t reply_len_if_one = 1;
+  std::string marker;  // a settlement's retry-marker key (its store's), or empty
   bool done = false;
   CallReply reply;
 };
@@ -99,8 +107,9 @@ class ScriptBatch {
   // `reply_len`: how many elements of the script's flat reply are this call's, or
   // `reply_len_if_one` when the first of them is the integer 1; they come back as an array.
   asio::awaitable<CallReply> run(redis::RespArgs args, std::size_t reply_len,
-                                 std::size_t reply_len_if_one) {
+                                 std::size_t reply_len_if_one, std::string_view marker) {
     auto e = std::make_shared<BatchEntry>(ex_);
+    e->marker = marker;
     e->timer.expires_at(Clock::time_point::max());
     e->reply_len = reply_len;
     e->reply_len_if_one = reply_len_if_one;
@@ -135,18 +144,36 @@ class ScriptBatch {
       const int which = &script_ == &settle_script() ? 1 : 0;
       g_runs[which].fetch_add(1, std::memory_order_relaxed);
       g_calls[which].fetch_add(k, std::memory_order_relaxed);
-      // The number of calls, then each call's arguments (the entries outlive the command).
-      redis::RespArgs calls;
-      calls.add_int(static_cast<std::int64_t>(k));
-      std::vector<std::string_view> parts{calls.bytes()};
-      std::size_t nargs = calls.count();
+      // A settlement batch: its id and marker key first (redis_scripts.h). Then the number
+      // of calls and each call's arguments (the entries outlive the command).
+      redis::RespArgs head;
+      if (which == 1) {
+        head.add(new_event_id());
+        head.add(batch.front()->marker);
+      }
+      head.add_int(static_cast<std::int64_t>(k));
+      std::vector<std::string_view> parts{head.bytes()};
+      std::size_t nargs = head.count();
       for (const auto& e : batch) {
         parts.push_back(e->encoded);
         nargs += e->nargs;
       }
-      // The reply stays whole; each call gets a view of its elements in it.
-      auto whole = std::make_shared<redis::RespResult>(
-          co_await run_script(ex_, ep_, script_, std::move(parts), nargs, deferred_));
+      // The reply stays whole; each call gets a view of its elements in it. A settlement
+      // batch whose reply was lost (or refused) is sent again as it was, id included: the
+      // script applies a batch once. Nobody waits for settlements; admissions are not
+      // retried (their caller applies its store policy at once).
+      std::shared_ptr<redis::RespResult> whole;
+      for (int attempt = 0;; ++attempt) {
+        whole = std::make_shared<redis::RespResult>(
+            co_await run_script(ex_, ep_, script_, parts, nargs, deferred_));
+        if (which == 0 || attempt + 1 == kSettleAttempts ||
+            (whole->ok && !whole->value.is_error()))
+          break;
+        g_retries.fetch_add(1, std::memory_order_relaxed);
+        asio::steady_timer wait(ex_);
+        wait.expires_after(kSettleRetryStep * (attempt + 1));
+        co_await wait.async_wait(kTuple);
+      }
       using T = redis::RespValue::Type;
       // Each call's share: its length depends on its first element.
       std::vector<std::size_t> lens;
@@ -221,20 +248,18 @@ asio::execution_context::id BatchService::id;
 
 // Not a coroutine itself: the call's awaitable is ScriptBatch::run's (one frame per call).
 asio::awaitable<CallReply> run_batched(const asio::any_io_executor& ex,
-                                               const redis::Endpoint& ep,
-                                               const LuaScript& script, redis::RespArgs args,
-                                               std::size_t reply_len, std::size_t reply_len_if_one,
-                                               bool deferred) {
+                                       const redis::Endpoint& ep, const LuaScript& script,
+                                       redis::RespArgs args, std::size_t reply_len,
+                                       std::size_t reply_len_if_one, bool deferred,
+                                       std::string_view marker = {}) {
   auto& ctx = asio::query(ex, asio::execution::context);
   ScriptBatch& batch = asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred);
-  return batch.run(std::move(args), reply_len, reply_len_if_one);
+  return batch.run(std::move(args), reply_len, reply_len_if_one, marker);
 }
 
-// Room for one call's arguments: keys, up to four numbers of 20 digits per check, headers,
-// and the reservation id (`reservation`: a settlement's; admissions do not send it).
-std::size_t args_bytes(const std::vector<LimitCheck>& checks, std::string_view reservation,
-                       std::size_t prefix) {
-  std::size_t n = 96 + 2 * reservation.size() + prefix;
+// Room for one call's arguments: keys, up to four numbers of 20 digits per check, headers.
+std::size_t args_bytes(const std::vector<LimitCheck>& checks, std::size_t prefix) {
+  std::size_t n = 96 + prefix;
   for (const auto& c : checks) n += prefix + c.key.size() + 40 + 6 * 26;
   return n;
 }
@@ -260,6 +285,7 @@ RedisBatchStats redis_batch_stats() {
   s.reserve_calls = g_calls[0].load();
   s.settle_runs = g_runs[1].load();
   s.settle_calls = g_calls[1].load();
+  s.settle_retries = g_retries.load();
   return s;
 }
 
@@ -291,6 +317,10 @@ void render_redis_metrics(std::string& out) {
                        "Calls those script calls carried (calls / runs: the mean batch).");
   append_metric_sample(out, kCalls, "script=\"reserve\"", b.reserve_calls);
   append_metric_sample(out, kCalls, "script=\"settle\"", b.settle_calls);
+  constexpr std::string_view kRetries = "sluice_limits_redis_settle_retries_total";
+  append_metric_header(out, kRetries, "counter",
+                       "Settlement script calls sent again after a lost or failed reply.");
+  out.append(kRetries).append(" ").append(std::to_string(b.settle_retries)).append("\n");
 }
 
 void RedisStore::add_resolved_key(redis::RespArgs& a, const LimitCheck& c,
@@ -304,7 +334,7 @@ void RedisStore::add_resolved_key(redis::RespArgs& a, const LimitCheck& c,
 
 redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks) const {
   redis::RespArgs a;
-  a.reserve(args_bytes(checks, {}, prefix_.size()));
+  a.reserve(args_bytes(checks, prefix_.size()));
   a.add_int(ttl_.count());
   a.add_int(static_cast<std::int64_t>(checks.size()));
   for (const auto& c : checks) {
@@ -321,13 +351,10 @@ redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks) 
 
 redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
                                         const Admission& admission,
-                                        const std::string& reservation,
                                         const std::vector<std::int64_t>& actual,
                                         std::int64_t now_ms) const {
   redis::RespArgs a;
-  a.reserve(args_bytes(checks, reservation, prefix_.size()));
-  a.add(reservation);
-  a.add({prefix_, "settled"});
+  a.reserve(args_bytes(checks, prefix_.size()));
   a.add_int(admission.expiry_ms);
   std::int64_t n = 0;  // arguments that follow: 2 per rate, 4 per quota
   for (std::size_t i = 0; i < checks.size(); ++i)
@@ -427,7 +454,7 @@ asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_execu
 
 asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
                                          const std::vector<LimitCheck>& checks,
-                                         const Admission& admission, std::string reservation,
+                                         const Admission& admission,
                                          std::vector<std::int64_t> actual,
                                          std::string& error) const {
   // Only rates settled at what they reserved (a request rate): nothing would change.
@@ -435,9 +462,9 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
   for (std::size_t i = 0; i < checks.size() && !changes; ++i) changes = settles(checks, actual, i);
   if (!changes) co_return true;
   // Nobody waits for a settlement: it rides along with the next admission's write.
-  CallReply r = co_await run_batched(
-      ex, endpoint_, settle_script(),
-      settle_args(checks, admission, reservation, actual, LocalStore::now_ms()), 1, 1, true);
+  CallReply r = co_await run_batched(ex, endpoint_, settle_script(),
+                                     settle_args(checks, admission, actual, LocalStore::now_ms()),
+                                     1, 1, true, marker_);
   if (!r.ok) {
     error = std::move(r.error);
     co_return false;

@@ -34,6 +34,7 @@ namespace sluice::limits {
 // sent and the calls they carried, per script. calls / runs is the mean batch size.
 struct RedisBatchStats {
   std::uint64_t reserve_runs = 0, reserve_calls = 0, settle_runs = 0, settle_calls = 0;
+  std::uint64_t settle_retries = 0;  // settlement script calls sent again
 };
 RedisBatchStats redis_batch_stats();
 
@@ -53,14 +54,20 @@ class RedisStore {
  public:
   RedisStore(redis::Endpoint endpoint, std::string key_prefix,
              std::chrono::milliseconds reservation_ttl)
-      : endpoint_(std::move(endpoint)), prefix_(std::move(key_prefix)), ttl_(reservation_ttl) {}
+      : endpoint_(std::move(endpoint)),
+        prefix_(std::move(key_prefix)),
+        marker_(prefix_ + "settled"),
+        ttl_(reservation_ttl) {}
 
   boost::asio::awaitable<std::optional<Admission>> reserve(boost::asio::any_io_executor ex,
                                                            const std::vector<LimitCheck>& checks,
                                                            std::string& error) const;
+  // Applies what the call used. Its batch is sent again after a lost reply (up to 4 times
+  // over ~3 s) and applied once (redis_scripts.h); false when every attempt failed, and the
+  // reservations then expire.
   boost::asio::awaitable<bool> settle(boost::asio::any_io_executor ex,
                                       const std::vector<LimitCheck>& checks,
-                                      const Admission& admission, std::string reservation,
+                                      const Admission& admission,
                                       std::vector<std::int64_t> actual,
                                       std::string& error) const;
   // Extends the expiry of the call's quota reservations (moving them to a later bucket, which
@@ -76,7 +83,6 @@ class RedisStore {
   // One call's share of a batched script call (redis_scripts.h), and the reserve reply.
   redis::RespArgs reserve_args(const std::vector<LimitCheck>& checks) const;
   redis::RespArgs settle_args(const std::vector<LimitCheck>& checks, const Admission& admission,
-                              const std::string& reservation,
                               const std::vector<std::int64_t>& actual, std::int64_t now_ms) const;
   static bool parse_admission(std::span<const redis::RespValue> v,
                               const std::vector<LimitCheck>& checks, Admission& out);
@@ -86,6 +92,7 @@ class RedisStore {
 
   redis::Endpoint endpoint_;
   std::string prefix_;
+  std::string marker_;  // the settlement batches' retry-marker key: "<prefix>settled"
   std::chrono::milliseconds ttl_;
 };
 

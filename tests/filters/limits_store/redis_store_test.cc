@@ -23,6 +23,7 @@
 #include <future>
 
 #include "filters/limits_store/local_store.h"
+#include "filters/limits_store/redis_scripts.h"
 #include "filters/limits_store/redis_store.h"
 #include "filters/limits_store/resp_client.h"
 #include "tests/filters/limits_store/redis_server.h"
@@ -304,7 +305,6 @@ TEST(RedisStore, ReserveSettleMatchesLocalStore) {
   std::vector<LimitCheck> checks{quota("spend", 1000, 300, now - 60'000, now + 3'600'000),
                                  rate("rpm", 6, 1), quota("conc", 2, 1)};
   for (int i = 0; i < 8; ++i) {
-    std::string id = "r" + std::to_string(i);
     std::string err;
     auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
       return store.reserve(ex, checks, err);
@@ -320,7 +320,7 @@ TEST(RedisStore, ReserveSettleMatchesLocalStore) {
     if (adm->admitted) {
       std::vector<std::int64_t> actual{100, 1, 0};
       bool ok = run<bool>([&](asio::any_io_executor ex) {
-        return store.settle(ex, checks, *adm, id, actual, err);
+        return store.settle(ex, checks, *adm, actual, err);
       });
       ASSERT_TRUE(ok) << err;
       local.settle(checks, ladm, static_cast<std::uint64_t>(i + 1), actual, LocalStore::now_ms());
@@ -389,7 +389,7 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
     return store.reserve(ex, warm, err);
   })) << err;
   ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
-    return store.settle(ex, warm, no_admission, "warm", {1}, err);
+    return store.settle(ex, warm, no_admission, {1}, err);
   })) << err;
 
   const std::int64_t calls0 = script_calls(ep);
@@ -424,21 +424,20 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
     ladms.push_back(std::move(l));
   }
   EXPECT_EQ(admitted, 16);  // spend decides: 5000 at 300 a call
-  // Settle every admitted call at once, the first one twice.
+  // Settle every admitted call at once.
   const std::vector<std::int64_t> actual{120, 1, 20, 1};
   int settled = 0;
   std::vector<Task> settles;
-  for (int i = 0; i <= kCalls; ++i) {
-    const int call = i == kCalls ? 0 : i;
+  for (int call = 0; call < kCalls; ++call) {
     if (!adms[call]->admitted) continue;
     settles.push_back([&, call](asio::any_io_executor ex) -> asio::awaitable<void> {
       std::string e;
-      if (co_await store.settle(ex, checks, *adms[call], "c" + std::to_string(call), actual, e))
+      if (co_await store.settle(ex, checks, *adms[call], actual, e))
         ++settled;
     });
   }
   run_concurrently(settles);
-  EXPECT_EQ(settled, admitted + 1);
+  EXPECT_EQ(settled, admitted);
   for (int i = 0; i < kCalls; ++i)
     if (ladms[i].admitted)
       local.settle(checks, ladms[i], static_cast<std::uint64_t>(i + 1), actual,
@@ -469,11 +468,11 @@ TEST(RedisStore, SettlementThatChangesNothingIsNotSent) {
   ASSERT_TRUE(adm && adm->admitted) << err;
   const std::int64_t calls0 = script_calls(ep);
   EXPECT_TRUE(run<bool>([&](asio::any_io_executor ex) {
-    return store.settle(ex, checks, *adm, "n1", {1, 100}, err);
+    return store.settle(ex, checks, *adm, {1, 100}, err);
   }));
   EXPECT_EQ(script_calls(ep), calls0);
   EXPECT_TRUE(run<bool>([&](asio::any_io_executor ex) {  // 40 tokens fewer than reserved
-    return store.settle(ex, checks, *adm, "n1", {1, 60}, err);
+    return store.settle(ex, checks, *adm, {1, 60}, err);
   })) << err;
   EXPECT_GT(script_calls(ep), calls0);  // EVALSHA, and EVAL: the first settlement loads it
   auto next = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
@@ -561,14 +560,15 @@ TEST(RedisStore, ReservationsLiveInExpiryBucketsAndLeaveNothingBehind) {
   for (int i = 0; i < 3; ++i) {
     std::string err;
     ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
-      return store.settle(ex, checks, adms[i], "b" + std::to_string(i), {40}, err);
+      return store.settle(ex, checks, adms[i], {40}, err);
     })) << err;
   }
   h = hash(ep, "t8:q");
   EXPECT_EQ(h["u"], "120");
   EXPECT_EQ(h["rb"], "0");
   for (const auto& [f, v] : h) EXPECT_NE(f.rfind("e:", 0), 0u) << f << " left behind";
-  // The retry markers: one hash per minute, one field per settled call.
+  // The retry markers: one hash per minute, one field per settlement batch (each settlement
+  // here is a batch of its own).
   redis::RespValue keys = cli(ep, {"KEYS", "t8:settled:*"});
   ASSERT_GE(keys.elements.size(), 1u);
   std::size_t fields = 0;
@@ -631,7 +631,7 @@ TEST(RedisStore, RenewalMovesTheReservationAndSettlementFindsIt) {
   EXPECT_EQ(h["e:" + std::to_string(adm->expiry_ms)], "4");
   EXPECT_EQ(h["rb"], "4");
   ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
-    return store.settle(ex, checks, *adm, "m", {3}, err);
+    return store.settle(ex, checks, *adm, {3}, err);
   })) << err;
   h = hash(ep, "t10:q");
   EXPECT_EQ(h["rb"], "0");
@@ -639,20 +639,73 @@ TEST(RedisStore, RenewalMovesTheReservationAndSettlementFindsIt) {
   EXPECT_EQ(h.count("e:" + std::to_string(adm->expiry_ms)), 0u);
 }
 
-TEST(RedisStore, RetriedSettlementCountsOnce) {
+// The settle script applies a batch once: the same batch (same id) sent again counts nothing
+// and answers -1 for each call.
+TEST(RedisStore, SettlementBatchSentTwiceCountsOnce) {
   RedisServer server;
-  RedisStore store(endpoint(server.port()), "t3:", std::chrono::seconds(60));
+  auto ep = endpoint(server.port());
+  const std::string& body = settle_script().body;
+  std::vector<std::string> batch{"EVAL", body, "0", "batch-1", "t3:settled", "2",
+                                 // two calls: expiry bucket 0 (none held), 4 arguments each
+                                 "0", "4", "q t3:q", "40", "0", "86400000",
+                                 "0", "4", "q t3:q", "2", "0", "86400000"};
+  redis::RespValue first = cli(ep, batch);
+  ASSERT_EQ(first.elements.size(), 2u);
+  EXPECT_GT(first.elements[0].integer, 0);
+  EXPECT_EQ(hash(ep, "t3:q")["u"], "42");
+  redis::RespValue again = cli(ep, batch);
+  ASSERT_EQ(again.elements.size(), 2u);
+  EXPECT_EQ(again.elements[0].integer, -1);
+  EXPECT_EQ(again.elements[1].integer, -1);
+  EXPECT_EQ(hash(ep, "t3:q")["u"], "42");
+  batch[3] = "batch-2";  // another batch: applied
+  cli(ep, batch);
+  EXPECT_EQ(hash(ep, "t3:q")["u"], "84");
+}
+
+// A settlement whose reply is lost (Redis busy past the command timeout: the client gives up
+// and closes the connection, Redis applies it afterwards) is sent again with its batch id and
+// counted once.
+TEST(RedisStore, SettlementRetriedAfterALostReplyCountsOnce) {
+  RedisServer server;
+  auto ep = endpoint(server.port());  // 500 ms command timeout, 100 ms reconnect backoff
+  RedisStore store(ep, "t3:", std::chrono::seconds(60));
   std::vector<LimitCheck> checks{quota("q", 100, 50)};
   std::string err;
   auto adm = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
     return store.reserve(ex, checks, err);
   });
-  ASSERT_TRUE(adm && adm->admitted);
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
-      return store.settle(ex, checks, *adm, "x", {40}, err);
-    }));
-  }
+  ASSERT_TRUE(adm && adm->admitted) << err;
+  // The settle script loaded (else the lost command would be an EVALSHA answered NOSCRIPT).
+  const std::vector<LimitCheck> warm{quota("warm", 10, 1)};
+  const Admission no_admission;
+  ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
+    return store.settle(ex, warm, no_admission, {1}, err);
+  })) << err;
+  // Redis runs a script for 900 ms on another connection; the settlement waits behind it.
+  std::thread busy([&] {
+    asio::io_context io;
+    run_on<redis::RespResult>(io, [&](asio::any_io_executor ex) {
+      return redis::resp_command(
+          ex, ep,
+          {"EVAL",
+           "local t = redis.call('TIME') local t0 = t[1] * 1000000 + t[2] "
+           "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - t0 > 900000 return 1",
+           "0"});
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto retries = redis_batch_stats().settle_retries;
+  const auto timeouts = redis::resp_client_stats().timeouts;
+  EXPECT_TRUE(run<bool>([&](asio::any_io_executor ex) {
+    return store.settle(ex, checks, *adm, {40}, err);
+  })) << err;
+  busy.join();
+  EXPECT_GT(redis::resp_client_stats().timeouts, timeouts);
+  EXPECT_GT(redis_batch_stats().settle_retries, retries);
+  EXPECT_EQ(hash(ep, "t3:q")["u"], "40");
+  EXPECT_EQ(hash(ep, "t3:q")["rb"], "0");
+  // 60 of 100 remain: a 60 fits, then nothing does.
   checks[0].cost = 60;
   EXPECT_TRUE(run<std::optional<Admission>>([&](asio::any_io_executor ex) {
                 return store.reserve(ex, checks, err);
