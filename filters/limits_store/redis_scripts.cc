@@ -65,11 +65,14 @@ local function add_to(sums, order, k, c)
 end
 local byte, sub, match = string.byte, string.sub, string.match
 local rates, rorder = {}, {}
+-- A rate's hash: "s" its level, "t" its time, "x" the expiry last set on the key (PEXPIREAT),
+-- so that the key's expiry is moved only when the bucket needs it to live longer, and then a
+-- minute beyond: at most one PEXPIREAT a minute per key instead of one per batch.
 local function rate_state(key)
   local st = rates[key]
   if st == nil then
-    local v = redis.call('HMGET', key, 's', 't')
-    st = {sc = (v[1] or 0) + 0, lt = (v[2] or 0) + 0, ttl = nil}
+    local v = redis.call('HMGET', key, 's', 't', 'x')
+    st = {sc = (v[1] or 0) + 0, lt = (v[2] or 0) + 0, x = (v[3] or 0) + 0, ttl = nil}
     rates[key] = st
     rorder[#rorder + 1] = key
   end
@@ -87,8 +90,14 @@ local function flush_rates()
       else
         lt = s(st.lt)
       end
-      redis.call('HSET', key, 's', s(st.sc), 't', lt)
-      redis.call('PEXPIRE', key, s(st.ttl))
+      local due = now + st.ttl
+      if due > st.x then
+        local x = s(due + P)
+        redis.call('HSET', key, 's', s(st.sc), 't', lt, 'x', x)
+        redis.call('PEXPIREAT', key, x)
+      else
+        redis.call('HSET', key, 's', s(st.sc), 't', lt)
+      end
     end
   end
 end

@@ -639,6 +639,38 @@ TEST(RedisStore, RenewalMovesTheReservationAndSettlementFindsIt) {
   EXPECT_EQ(h.count("e:" + std::to_string(adm->expiry_ms)), 0u);
 }
 
+// A rate's key expires after its bucket drains: its expiry is recorded in the hash ("x") and
+// moved only when the bucket needs the key to live longer, so most batches leave it alone.
+TEST(RedisStore, RateKeyExpiryIsMovedOnlyWhenNeeded) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  RedisStore store(ep, "t9:", std::chrono::seconds(60));
+  std::vector<LimitCheck> checks{rate("rpm", 600, 1)};  // drains one unit per 100 ms
+  std::string err;
+  auto reserve = [&] {
+    return run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+      return store.reserve(ex, checks, err);
+    });
+  };
+  auto first = reserve();
+  ASSERT_TRUE(first && first->admitted) << err;
+  const std::int64_t x = std::atoll(hash(ep, "t9:rpm")["x"].c_str());
+  EXPECT_EQ(cli(ep, {"PEXPIRETIME", "t9:rpm"}).integer, x);
+  // Drained 100 ms after now, plus a minute, plus a minute of slack.
+  EXPECT_GE(x, first->now_ms + 100 + 120'000);
+  EXPECT_LE(x, first->now_ms + 100 + 120'000 + 1'000);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(reserve()) << err;
+  EXPECT_EQ(cli(ep, {"PEXPIRETIME", "t9:rpm"}).integer, x);  // not moved
+  // A minute on, the bucket needs the key beyond x: as if x had been set a minute ago.
+  cli(ep, {"HSET", "t9:rpm", "x", std::to_string(x - 60'000)});
+  cli(ep, {"PEXPIREAT", "t9:rpm", std::to_string(x - 60'000)});
+  auto later = reserve();
+  ASSERT_TRUE(later && later->admitted) << err;
+  const std::int64_t x2 = std::atoll(hash(ep, "t9:rpm")["x"].c_str());
+  EXPECT_GE(x2, later->now_ms + 120'000);
+  EXPECT_EQ(cli(ep, {"PEXPIRETIME", "t9:rpm"}).integer, x2);
+}
+
 // The settle script applies a batch once: the same batch (same id) sent again counts nothing
 // and answers -1 for each call.
 TEST(RedisStore, SettlementBatchSentTwiceCountsOnce) {
