@@ -1,5 +1,8 @@
 #include "sinks/event_json.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string_view>
 
@@ -32,18 +35,8 @@ void put_digits(char* p, unsigned value, int width) {
   }
 }
 
-// Conservative size guess so that serialization does not regrow the string.
-std::size_t estimate_size(const CallEvent& e) {
-  std::size_t n = 900 + e.event_id.size() + e.request_id.size() + e.identity.tenant.size() +
-                  e.identity.team.size() + e.identity.app.size() + e.provider.size() +
-                  e.upstream.size() + e.path.size() + e.requested_model.size() +
-                  e.served_model.size() + e.error_class.size() + e.finish_reason.size() +
-                  e.traceparent.size();
-  for (const auto& [name, json] : e.filter_fields) n += name.size() + json.size() + 4;
-  return n;
-}
-
-void write_identity(JsonWriter& w, const Identity& id) {
+template <typename W>
+void write_identity(W& w, const Identity& id) {
   w.key("identity");
   w.begin_object();
   w.member("tenant", id.tenant);
@@ -54,7 +47,8 @@ void write_identity(JsonWriter& w, const Identity& id) {
   w.end_object();
 }
 
-void write_fragment(JsonWriter& w, std::string_view json) {
+template <typename W>
+void write_fragment(W& w, std::string_view json) {
   if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     w.raw("{}");
   } else if (is_json_object(json)) {
@@ -66,8 +60,8 @@ void write_fragment(JsonWriter& w, std::string_view json) {
   }
 }
 
-template <std::size_t N>
-void write_nullable_int(JsonWriter& w, const char (&key)[N], std::int64_t v) {
+template <typename W, std::size_t N>
+void write_nullable_int(W& w, const char (&key)[N], std::int64_t v) {
   w.key(key);
   if (v < 0) {
     w.null();
@@ -121,7 +115,8 @@ void format_rfc3339_us(std::int64_t unix_us, char* buf) {
   buf[26] = 'Z';
 }
 
-void write_time(JsonWriter& w, std::int64_t unix_us) {
+template <typename W>
+void write_time(W& w, std::int64_t unix_us) {
   char buf[kTimeLength];
   format_rfc3339_us(unix_us, buf);
   w.member("time", std::string_view(buf, kTimeLength));
@@ -135,10 +130,10 @@ void append_rfc3339_us(std::string& out, std::int64_t unix_us) {
   out.append(buf, kTimeLength);
 }
 
-std::string to_json(const CallEvent& e) {
-  std::string out;
-  out.reserve(estimate_size(e));
-  JsonWriter w(out);
+namespace {
+
+template <typename W>
+void write_call(W& w, const CallEvent& e) {
   w.begin_object();
   w.member_int64("schema_version", kSchemaVersion);
   w.member("type", "call");
@@ -218,7 +213,56 @@ std::string to_json(const CallEvent& e) {
   w.end_object();
   w.member_int64("alerts", e.alerts);
   w.end_object();
-  return out;
+}
+
+// Events up to this bound are written into a per-thread buffer and copied out at their exact
+// size; larger ones (big filter fragments) into a string of their own.
+constexpr std::size_t kScratchMax = 64 * 1024;
+
+}  // namespace
+
+std::size_t max_json_size(const CallEvent& e) {
+  // Literal keys, punctuation, numbers (20 characters at most each), the time and the usage
+  // source: well under this whatever their values (EventJson.MaxSizeBoundsExtremeEvents).
+  std::size_t n = 2048;
+  const Identity& id = e.identity;
+  for (std::string_view s :
+       {std::string_view(e.event_id), std::string_view(e.request_id), std::string_view(id.tenant),
+        std::string_view(id.team), std::string_view(id.app), std::string_view(id.key_fingerprint),
+        std::string_view(id.key_kind), std::string_view(e.provider), std::string_view(e.upstream),
+        std::string_view(e.endpoint), std::string_view(e.method), std::string_view(e.path),
+        std::string_view(e.requested_model), std::string_view(e.served_model),
+        std::string_view(e.error_class), std::string_view(e.error_source),
+        std::string_view(e.finish_reason), std::string_view(e.traceparent)})
+    n += JsonWriter::max_quoted_size(s.size());
+  // A fragment is written as it is, or as {"invalid_json":"<escaped>"}.
+  for (const auto& [name, json] : e.filter_fields)
+    n += JsonWriter::max_quoted_size(name.size()) + JsonWriter::max_quoted_size(json.size()) + 24;
+  return n;
+}
+
+// Into a buffer sized by max_json_size (BufferJsonWriter): std::string's out-of-line append
+// per key and value was most of make_record's ~10,000 instructions (callgrind,
+// bench/kafka_sink_instructions.sh).
+std::string to_json(const CallEvent& e) {
+  const std::size_t bound = max_json_size(e);
+  thread_local std::string scratch;
+  std::string own;
+  std::string& buf = bound <= kScratchMax ? scratch : own;
+  if (buf.size() < bound) buf.resize(std::max(bound, std::min(2 * buf.size(), kScratchMax)));
+  BufferJsonWriter w(buf.data());
+  write_call(w, e);
+  const auto n = static_cast<std::size_t>(w.end() - buf.data());
+  if (n > bound) {
+    // max_json_size is wrong: memory past the bound was written. Never carry on.
+    std::fprintf(stderr, "sluice: call event JSON of %zu bytes over its bound of %zu\n", n, bound);
+    std::abort();
+  }
+  if (&buf == &own) {
+    own.resize(n);
+    return own;
+  }
+  return std::string(buf.data(), n);
 }
 
 std::string to_json(const AlertEvent& a) {

@@ -16,11 +16,12 @@
 //    (a filter bug) becomes {"invalid_json":"<the text as a string>"} so one bad fragment
 //    cannot corrupt the record. Filter names must be unique: for a repeated name only the first
 //    entry is written, since duplicate keys are not interoperable JSON.
-//  * make_record() runs on the request path: one serialization into a pre-sized string, plus
-//    the Record and its id as the only other allocations (about 1 us for a typical event,
-//    bench/sink_bench.cc).
+//  * make_record() runs on the request path: one serialization into a per-thread buffer sized
+//    for the worst case (max_json_size), copied out at its exact size, plus the Record and its
+//    id as the only other allocations (bench/kafka_sink_bench.cc).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -30,6 +31,9 @@
 namespace sluice {
 
 std::string to_json(const CallEvent& event);
+// The most bytes to_json(event) can take for this event's strings and fragments (whatever its
+// numbers); to_json writes into a buffer of this size.
+std::size_t max_json_size(const CallEvent& event);
 std::string to_json(const AlertEvent& alert);
 
 // Record{kind = kEvent, id = event_id, key = identity.tenant, json = to_json(event)}.

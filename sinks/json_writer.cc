@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace sluice {
 namespace {
@@ -68,7 +69,8 @@ inline bool plain8(const unsigned char* p) {
   return special == 0;
 }
 
-void append_escaped_body(std::string& out, std::string_view s) {
+template <typename Out>
+void append_escaped_body(Out& out, std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   const auto* run = p;
@@ -86,44 +88,44 @@ void append_escaped_body(std::string& out, std::string_view s) {
         p += n;  // well-formed: stays part of the copied run
         continue;
       }
-      out.append(reinterpret_cast<const char*>(run), p - run);
-      out.append(kReplacement);
+      out.write(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
+      out.write(kReplacement.data(), kReplacement.size());
       p += -n;
       run = p;
       continue;
     }
-    out.append(reinterpret_cast<const char*>(run), p - run);
+    out.write(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
     const unsigned char c = *p++;
     run = p;
     switch (c) {
       case '"':
-        out.append("\\\"", 2);
+        out.write("\\\"", 2);
         break;
       case '\\':
-        out.append("\\\\", 2);
+        out.write("\\\\", 2);
         break;
       case '\b':
-        out.append("\\b", 2);
+        out.write("\\b", 2);
         break;
       case '\f':
-        out.append("\\f", 2);
+        out.write("\\f", 2);
         break;
       case '\n':
-        out.append("\\n", 2);
+        out.write("\\n", 2);
         break;
       case '\r':
-        out.append("\\r", 2);
+        out.write("\\r", 2);
         break;
       case '\t':
-        out.append("\\t", 2);
+        out.write("\\t", 2);
         break;
       default: {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out.append(esc, 6);
+        out.write(esc, 6);
       }
     }
   }
-  out.append(reinterpret_cast<const char*>(run), p - run);
+  out.write(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
 }
 
 // Recursive-descent validator for is_json_object(). Depth is bounded so that hostile input
@@ -296,7 +298,17 @@ bool all_plain(std::string_view s) {
 }
 
 // Appends [prefix] "s" [suffix]; prefix and suffix are 0 for none.
-void append_quoted_with(std::string& out, char prefix, std::string_view s, char suffix) {
+template <typename Out>
+void append_quoted_with(Out& out, char prefix, std::string_view s, char suffix) {
+  if constexpr (std::is_same_v<Out, json_out::ToBuffer>) {
+    // Room is there: one pass, plain runs copied straight from `s`.
+    if (prefix != 0) out.put(prefix);
+    out.put('"');
+    append_escaped_body(out, s);
+    out.put('"');
+    if (suffix != 0) out.put(suffix);
+    return;
+  }
   if (s.size() <= kShort && all_plain(s)) {
     char tmp[kShort + 4];
     std::size_t n = 0;
@@ -306,61 +318,78 @@ void append_quoted_with(std::string& out, char prefix, std::string_view s, char 
     n += s.size();
     tmp[n++] = '"';
     if (suffix != 0) tmp[n++] = suffix;
-    out.append(tmp, n);
+    out.write(tmp, n);
     return;
   }
-  if (prefix != 0) out.push_back(prefix);
-  out.push_back('"');
+  if (prefix != 0) out.put(prefix);
+  out.put('"');
   append_escaped_body(out, s);
-  out.push_back('"');
-  if (suffix != 0) out.push_back(suffix);
+  out.put('"');
+  if (suffix != 0) out.put(suffix);
 }
 }  // namespace
 
-void JsonWriter::append_quoted(std::string& out, std::string_view s) {
-  append_quoted_with(out, 0, s, 0);
+template <typename Out>
+void BasicJsonWriter<Out>::append_quoted(std::string& out, std::string_view s) {
+  json_out::ToString to{out};
+  append_quoted_with(to, 0, s, 0);
 }
 
-void JsonWriter::key(std::string_view k) {
+template <typename Out>
+void BasicJsonWriter<Out>::key(std::string_view k) {
   append_quoted_with(out_, need_comma_ ? ',' : 0, k, ':');
   need_comma_ = false;
 }
 
-void JsonWriter::string(std::string_view s) {
+template <typename Out>
+void BasicJsonWriter<Out>::string(std::string_view s) {
   append_quoted_with(out_, need_comma_ ? ',' : 0, s, 0);
   need_comma_ = true;
 }
 
-void JsonWriter::int64(std::int64_t v) {
+template <typename Out>
+void BasicJsonWriter<Out>::int64(std::int64_t v) {
+  if constexpr (std::is_same_v<Out, json_out::ToBuffer>) {
+    if (need_comma_) out_.put(',');
+    out_.p = std::to_chars(out_.p, out_.p + 20, v).ptr;  // 20: INT64_MIN's length
+    need_comma_ = true;
+    return;
+  }
   char buf[25];
   char* p = buf;
   if (need_comma_) *p++ = ',';
   const auto res = std::to_chars(p, buf + sizeof buf, v);
-  out_.append(buf, res.ptr - buf);
+  out_.write(buf, static_cast<std::size_t>(res.ptr - buf));
   need_comma_ = true;
 }
 
-void JsonWriter::boolean(bool v) {
+template <typename Out>
+void BasicJsonWriter<Out>::boolean(bool v) {
   comma();
   if (v) {
-    out_.append("true", 4);
+    out_.write("true", 4);
   } else {
-    out_.append("false", 5);
+    out_.write("false", 5);
   }
   need_comma_ = true;
 }
 
-void JsonWriter::null() {
+template <typename Out>
+void BasicJsonWriter<Out>::null() {
   comma();
-  out_.append("null", 4);
+  out_.write("null", 4);
   need_comma_ = true;
 }
 
-void JsonWriter::raw(std::string_view json) {
+template <typename Out>
+void BasicJsonWriter<Out>::raw(std::string_view json) {
   comma();
-  out_.append(json);
+  out_.write(json.data(), json.size());
   need_comma_ = true;
 }
+
+template class BasicJsonWriter<json_out::ToString>;
+template class BasicJsonWriter<json_out::ToBuffer>;
 
 bool is_json_object(std::string_view text, int max_depth) {
   return JsonChecker(text, max_depth).check_object_document();

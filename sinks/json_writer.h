@@ -20,14 +20,40 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace sluice {
 
-class JsonWriter {
+// Where a writer's bytes go: appended to a std::string, or written at a cursor in a buffer
+// that the caller sized for the worst case (no bounds checks: see BufferJsonWriter).
+namespace json_out {
+struct ToString {
+  std::string& s;
+  void put(char c) { s.push_back(c); }
+  void write(const char* p, std::size_t n) { s.append(p, n); }
+};
+struct ToBuffer {
+  char* p;
+  void put(char c) { *p++ = c; }
+  void write(const char* q, std::size_t n) {
+    std::memcpy(p, q, n);
+    p += n;
+  }
+};
+}  // namespace json_out
+
+template <typename Out>
+class BasicJsonWriter {
  public:
-  explicit JsonWriter(std::string& out) : out_(out) {}
+  explicit BasicJsonWriter(std::string& out)
+    requires std::is_same_v<Out, json_out::ToString>
+      : out_{out} {}
+  explicit BasicJsonWriter(char* out)
+    requires std::is_same_v<Out, json_out::ToBuffer>
+      : out_{out} {}
 
   void begin_object() { open('{'); }
   void end_object() { close('}'); }
@@ -38,7 +64,7 @@ class JsonWriter {
   void key(std::string_view k);
   // A string literal key: when its characters need no escaping (plain ASCII, no quote,
   // backslash or control character; a check the compiler folds for a literal), it is copied
-  // as is, in one append.
+  // as is, in one write (into a buffer: a copy of known length, inlined).
   template <std::size_t N>
   void key(const char (&k)[N]) {
     static_assert(N >= 1);
@@ -47,13 +73,16 @@ class JsonWriter {
       return;
     }
     char buf[N + 3];
-    std::size_t n = 0;
-    if (need_comma_) buf[n++] = ',';
-    buf[n++] = '"';
-    for (std::size_t i = 0; i + 1 < N; ++i) buf[n++] = k[i];
-    buf[n++] = '"';
-    buf[n++] = ':';
-    out_.append(buf, n);
+    buf[0] = ',';
+    buf[1] = '"';
+    for (std::size_t i = 0; i + 1 < N; ++i) buf[i + 2] = k[i];
+    buf[N + 1] = '"';
+    buf[N + 2] = ':';
+    if (need_comma_) {
+      out_.write(buf, N + 3);
+    } else {
+      out_.write(buf + 1, N + 2);
+    }
     need_comma_ = false;
   }
 
@@ -84,6 +113,13 @@ class JsonWriter {
   // Appends `s` as a quoted, escaped JSON string (the same rules as string()).
   static void append_quoted(std::string& out, std::string_view s);
 
+  // The most bytes string(s) or key(s) can write for an s of n bytes: each byte escaped as
+  // \u00XX, two quotes, a comma and a colon.
+  static constexpr std::size_t max_quoted_size(std::size_t n) { return 6 * n + 4; }
+
+ protected:
+  Out out_;
+
  private:
   static constexpr bool plain_literal(const char* k, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
@@ -93,22 +129,34 @@ class JsonWriter {
     return true;
   }
   void comma() {
-    if (need_comma_) out_.push_back(',');
+    if (need_comma_) out_.put(',');
   }
   void open(char c) {
     comma();
-    out_.push_back(c);
+    out_.put(c);
     need_comma_ = false;
   }
   void close(char c) {
-    out_.push_back(c);
+    out_.put(c);
     need_comma_ = true;
   }
 
-  std::string& out_;
   // A single flag suffices: after a value or a closing bracket the next item needs a comma;
   // after an opening bracket or a key it does not.
   bool need_comma_ = false;
+};
+
+// Appends to a std::string (the contract at the top of this file).
+using JsonWriter = BasicJsonWriter<json_out::ToString>;
+
+// Writes into a buffer the caller has sized for everything it will write (max_quoted_size()
+// per string or key, the literal keys' and numbers' lengths, raw values' sizes): for hot paths
+// (the call event), where std::string's per-append calls were most of the cost. end() is one
+// past the last byte written.
+class BufferJsonWriter : public BasicJsonWriter<json_out::ToBuffer> {
+ public:
+  using BasicJsonWriter::BasicJsonWriter;
+  char* end() const { return out_.p; }
 };
 
 // True when `text` is exactly one JSON object (RFC 8259), optionally surrounded by whitespace,

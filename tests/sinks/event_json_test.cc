@@ -193,6 +193,51 @@ TEST(EventJson, FilterFragments) {
   EXPECT_NE(json.find(R"("ok": {"a":1} )"), std::string::npos) << "valid fragments are verbatim";
 }
 
+// to_json writes into a buffer of max_json_size bytes: the bound must hold for every event.
+// Extremes: every number at its widest, every string and fragment made of bytes that escape
+// to six, and an event with only numbers (the fixed part's allowance).
+TEST(EventJson, MaxSizeBoundsExtremeEvents) {
+  CallEvent wide;
+  for (std::int64_t* v : {&wide.start_unix_us, &wide.ttfb_us, &wide.total_us, &wide.upstream_us,
+                          &wide.overhead_us, &wide.usage.input_tokens,
+                          &wide.usage.cached_input_tokens, &wide.usage.cache_write_tokens,
+                          &wide.usage.output_tokens, &wide.usage.reasoning_tokens,
+                          &wide.cost_micro_usd, &wide.request_bytes, &wide.response_bytes,
+                          &wide.sse_events})
+    *v = INT64_MIN;
+  wide.status = INT32_MIN;
+  wide.alerts = INT32_MIN;
+  wide.error_class = "x";  // the error object written
+  wide.traceparent = "x";  // the trace object written
+  wide.stream = false;
+  const std::string fixed = to_json(wide);
+  EXPECT_LT(fixed.size(), 1400u) << "the fixed part must stay well under max_json_size's 2,048";
+  EXPECT_LE(fixed.size(), max_json_size(wide));
+
+  CallEvent e = sample_call_event();
+  const std::string ctl(300, '\x01');
+  for (std::string* s : {&e.event_id, &e.request_id, &e.identity.tenant, &e.identity.team,
+                         &e.identity.app, &e.identity.key_fingerprint, &e.identity.key_kind,
+                         &e.provider, &e.upstream, &e.endpoint, &e.method, &e.path,
+                         &e.requested_model, &e.served_model, &e.error_class, &e.error_source,
+                         &e.finish_reason, &e.traceparent})
+    *s = ctl;
+  e.filter_fields = {{ctl, ctl}, {ctl + "b", std::string(300, '"')}};
+  const std::string json = to_json(e);
+  EXPECT_LE(json.size(), max_json_size(e));
+  EXPECT_GT(json.size(), max_json_size(e) / 2);  // the bound is not loose by much
+  Parsed p(json);
+  EXPECT_EQ(sv(p.root["path"]), ctl);
+  // Over the per-thread buffer's 64 KiB: a string of its own, the same text.
+  e.filter_fields.push_back({"big", "{\"a\":\"" + std::string(100'000, 'a') + "\"}"});
+  const std::string big = to_json(e);
+  EXPECT_LE(big.size(), max_json_size(e));
+  Parsed q(big);
+  EXPECT_EQ(sv(q.root["filters"]["big"]["a"]).size(), 100'000u);
+  // And a small one after it still uses (and fits) the buffer.
+  EXPECT_EQ(to_json(sample_call_event()), to_json(sample_call_event()));
+}
+
 TEST(EventJson, Rfc3339Formatting) {
   auto fmt = [](std::int64_t us) {
     std::string s;

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
 namespace {
@@ -220,6 +221,63 @@ TEST(JsonEscape, RandomBytesAlwaysYieldValidJson) {
       EXPECT_EQ(v, s);
     }
   }
+}
+
+// The buffer writer (used for call events) writes exactly what the string writer appends,
+// for every kind of value and random bytes in keys and strings, within max_quoted_size.
+template <typename W>
+void write_sample(W& w, const std::vector<std::string>& strings) {
+  w.begin_object();
+  w.member_int64("n", std::numeric_limits<std::int64_t>::min());
+  w.key("list");
+  w.begin_array();
+  for (const auto& s : strings) w.string(s);
+  w.int64(std::numeric_limits<std::int64_t>::max());
+  w.boolean(true);
+  w.boolean(false);
+  w.null();
+  w.raw(R"({"a":[1,2]})");
+  w.begin_object();
+  w.end_object();
+  w.end_array();
+  for (const auto& s : strings) {
+    w.key(s);
+    w.string(s);
+  }
+  w.member("k\"ey", "v");
+  w.member_bool("b", true);
+  w.end_object();
+}
+
+TEST(BufferJsonWriter, WritesWhatJsonWriterAppends) {
+  std::mt19937_64 rng(777);
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<std::string> strings(rng() % 6);
+    std::size_t bound = 256;
+    for (auto& s : strings) {
+      s.resize(rng() % 200);
+      for (auto& c : s) {
+        const auto r = rng();
+        c = static_cast<char>(r % 3 == 0 ? "\"\\\n\x01\x7f\xc3\xa9\xff"[r / 3 % 8] : r / 3 % 256);
+      }
+      bound += 2 * JsonWriter::max_quoted_size(s.size());
+    }
+    std::string want;
+    JsonWriter a(want);
+    write_sample(a, strings);
+    std::string buf(bound, '\0');
+    BufferJsonWriter b(buf.data());
+    write_sample(b, strings);
+    const auto n = static_cast<std::size_t>(b.end() - buf.data());
+    ASSERT_LE(n, bound);
+    ASSERT_EQ(std::string_view(buf.data(), n), want) << round;
+  }
+  // The worst case: every byte escaped as \u00XX.
+  const std::string controls(100, '\x01');
+  std::string one;
+  JsonWriter w(one);
+  w.key(controls);
+  EXPECT_EQ(one.size(), JsonWriter::max_quoted_size(controls.size()) - 1);  // no comma here
 }
 
 TEST(IsJsonObject, AcceptsObjects) {
