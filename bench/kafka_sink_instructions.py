@@ -38,6 +38,8 @@ def thread_totals(prefix):
                               ("KafkaProducer", "delivery"), ("(below main)", "main")):
                 if key in line and label is None and "%" in line:
                     label = name
+        if label is None and "librdkafka.so" in "\n".join(ann.splitlines()[:40]):
+            label = "librdkafka"
         if label is None:
             # The thread's entry: the first named function under start_thread.
             names = []

@@ -106,6 +106,18 @@ RespReader::Step RespReader::line(std::size_t& at, std::string_view& v) {
   return Step::kDone;
 }
 
+RespReader::Step RespReader::length(std::size_t& at, std::int64_t& v, std::int64_t max,
+                                    const char* what, RespValue& out) {
+  Step s = number(at, v);
+  if (s != Step::kDone) return s;
+  if (v == -1) {
+    out.type = RespValue::Type::kNil;
+    return Step::kDone;
+  }
+  if (v < 0 || v > max) return fail(std::string("bad ") + what + " length " + std::to_string(v));
+  return Step::kDone;
+}
+
 RespReader::Step RespReader::parse(std::size_t& at, RespValue& out, int depth) {
   using T = RespValue::Type;
   if (at >= end_) return Step::kNeedMore;
@@ -126,13 +138,8 @@ RespReader::Step RespReader::parse(std::size_t& at, RespValue& out, int depth) {
     }
     case '$': {
       std::int64_t len = 0;
-      Step s = number(at, len);
-      if (s != Step::kDone) return s;
-      if (len == -1) {
-        out.type = T::kNil;
-        return Step::kDone;
-      }
-      if (len < 0 || len > kMaxBulk) return fail("bad bulk length " + std::to_string(len));
+      Step s = length(at, len, kMaxBulk, "bulk", out);
+      if (s != Step::kDone || len < 0) return s;
       const auto n = static_cast<std::size_t>(len);
       if (end_ - at < n + 2) return Step::kNeedMore;
       if (buf_[at + n] != '\r' || buf_[at + n + 1] != '\n')
@@ -144,14 +151,8 @@ RespReader::Step RespReader::parse(std::size_t& at, RespValue& out, int depth) {
     }
     case '*': {
       std::int64_t count = 0;
-      Step s = number(at, count);
-      if (s != Step::kDone) return s;
-      if (count == -1) {
-        out.type = T::kNil;
-        return Step::kDone;
-      }
-      if (count < 0 || count > kMaxElements)
-        return fail("bad array length " + std::to_string(count));
+      Step s = length(at, count, kMaxElements, "array", out);
+      if (s != Step::kDone || count < 0) return s;
       if (depth >= kMaxDepth) return fail("arrays nested too deep");
       out.type = T::kArray;
       // Each element takes at least 3 bytes (":0\r\n" is 4): reserve no more than can be there.

@@ -44,6 +44,9 @@ class RespReader {
   Step parse(std::size_t& at, RespValue& out, int depth);
   // The number after a type byte, up to CRLF; `at` moves past the CRLF.
   Step number(std::size_t& at, std::int64_t& v);
+  // The length after '$' or '*': -1 (a nil: `out` becomes nil), or 0..max.
+  Step length(std::size_t& at, std::int64_t& v, std::int64_t max, const char* what,
+              RespValue& out);
   // The line after a type byte (simple string, error), up to CRLF.
   Step line(std::size_t& at, std::string_view& v);
   Step fail(std::string what);
