@@ -190,21 +190,6 @@ void stop_renewing(PlanGroup& g) {
   if (R.entries.empty() && R.timer != nullptr) R.timer->cancel();  // let the renewer end
 }
 
-// Settles on Redis after the call is gone (the store sends a batch whose reply was lost
-// again, and applies it once); when that fails, the reservation simply expires.
-asio::awaitable<void> settle_remote(std::shared_ptr<const Limiter> limiter,
-                                    std::vector<LimitCheck> checks, Admission admission,
-                                    std::vector<std::int64_t> actual,
-                                    std::vector<FilterStats*> stats) {
-  auto ex = co_await asio::this_coro::executor;
-  std::string error;
-  if (co_await limiter->redis()->settle(ex, checks, admission, actual, error)) {
-    inc_all(stats, kSettled);
-  } else {
-    inc_all(stats, kSettleErrors);
-  }
-}
-
 // Settles a group with what its members reported (or, for a group released because another
 // store refused the call, with nothing used).
 void settle_group(LimitsPlan& plan, PlanGroup& g) {
@@ -226,13 +211,16 @@ void settle_group(LimitsPlan& plan, PlanGroup& g) {
         const auto& c = g.checks[i];
         changes = changes || c.kind == LimitKind::kQuota || g.actual[i] != c.cost;
       }
-      if (changes && plan.executor) {
-        asio::co_spawn(plan.executor,
-                       settle_remote(g.limiter, g.checks, g.admission, g.actual, g.stats),
-                       asio::detached);
-      } else {
+      // Settled after the call is gone: the store sends a batch whose reply was lost again
+      // and applies it once; when that fails, the reservation simply expires. (The limiter
+      // keeps the store alive until the batch is answered.)
+      auto done = [limiter = g.limiter, stats = g.stats](bool ok, const std::string&) {
+        inc_all(stats, ok ? kSettled : kSettleErrors);
+      };
+      if (!changes || !plan.executor ||
+          !g.limiter->redis()->settle_async(plan.executor, g.checks, g.admission, g.actual,
+                                            std::move(done)))
         inc_all(g.stats, kSettled);
-      }
       break;
     }
     case Hold::Where::kNone:

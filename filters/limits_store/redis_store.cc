@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 
 #include "filters/limits_store/local_store.h"
@@ -81,17 +82,14 @@ std::string describe_failure(const redis::RespResult& r) {
 
 // One call's share of a batched script call.
 struct BatchEntry {
-  explicit BatchEntry(const asio::any_io_executor& ex) : timer(ex) {}
-  asio::steady_timer timer;  // cancelled when `reply` is set
-  std::string encoded;       // its arguments, as RESP bulk strings
+  std::string encoded;  // its arguments, as RESP bulk strings
   std::size_t nargs = 0;
   // Its elements in the script's flat reply: `reply_len`, or `reply_len_if_one` when the
   // first of them is the integer 1 (an admitted call's reply is shorter).
   std::size_t reply_len = 1;
   std::size_t reply_len_if_one = 1;
   std::string marker;  // a settlement's retry-marker key (its store's), or empty
-  bool done = false;
-  CallReply reply;
+  std::function<void(CallReply&&)> done;  // called once, on the batch's io_context
 };
 
 // The calls waiting for one script on one Redis endpoint, on one io_context. One script call
@@ -104,25 +102,42 @@ class ScriptBatch {
               bool deferred)
       : ex_(std::move(ex)), ep_(ep), script_(script), deferred_(deferred) {}
 
-  // `reply_len`: how many elements of the script's flat reply are this call's, or
-  // `reply_len_if_one` when the first of them is the integer 1; they come back as an array.
-  asio::awaitable<CallReply> run(redis::RespArgs args, std::size_t reply_len,
-                                 std::size_t reply_len_if_one, std::string_view marker) {
-    auto e = std::make_shared<BatchEntry>(ex_);
-    e->marker = marker;
-    e->timer.expires_at(Clock::time_point::max());
-    e->reply_len = reply_len;
-    e->reply_len_if_one = reply_len_if_one;
-    e->nargs = args.count();
-    e->encoded = args.take();
-    queue_.push_back(e);
+  // Queues a call; `e.done` gets its reply (or the batch's failure). No coroutine or timer
+  // per call: settlements, which nobody waits for, go this way.
+  void enqueue(BatchEntry e) {
+    queue_.push_back(std::move(e));
     if (!sending_) {
       sending_ = true;
       asio::co_spawn(ex_, send_all(), asio::detached);
     }
+  }
+
+  // The same, awaited. `reply_len`: how many elements of the script's flat reply are this
+  // call's, or `reply_len_if_one` when the first of them is the integer 1.
+  asio::awaitable<CallReply> run(redis::RespArgs args, std::size_t reply_len,
+                                 std::size_t reply_len_if_one) {
+    struct Wait {
+      explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
+      asio::steady_timer timer;  // cancelled when `reply` is set
+      bool done = false;
+      CallReply reply;
+    };
+    auto w = std::make_shared<Wait>(ex_);
+    w->timer.expires_at(Clock::time_point::max());
+    BatchEntry e;
+    e.reply_len = reply_len;
+    e.reply_len_if_one = reply_len_if_one;
+    e.nargs = args.count();
+    e.encoded = args.take();
+    e.done = [w](CallReply&& r) {
+      w->reply = std::move(r);
+      w->done = true;
+      w->timer.cancel();
+    };
+    enqueue(std::move(e));
     // The command under it has a deadline (resp_client.h), so this wait ends.
-    while (!e->done) co_await e->timer.async_wait(kTuple);
-    co_return std::move(e->reply);
+    while (!w->done) co_await w->timer.async_wait(kTuple);
+    co_return std::move(w->reply);
   }
 
   void shutdown() { queue_.clear(); }
@@ -134,12 +149,13 @@ class ScriptBatch {
   }
 
  private:
-  using Batch = std::vector<std::shared_ptr<BatchEntry>>;
+  using Batch = std::vector<BatchEntry>;
 
   asio::awaitable<void> send_all() {
     while (!queue_.empty()) {
       const std::size_t k = std::min(queue_.size(), kMaxBatch);
-      Batch batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
+      Batch batch(std::make_move_iterator(queue_.begin()),
+                  std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(k)));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
       const int which = &script_ == &settle_script() ? 1 : 0;
       g_runs[which].fetch_add(1, std::memory_order_relaxed);
@@ -149,14 +165,14 @@ class ScriptBatch {
       redis::RespArgs head;
       if (which == 1) {
         head.add(new_event_id());
-        head.add(batch.front()->marker);
+        head.add(batch.front().marker);
       }
       head.add_int(static_cast<std::int64_t>(k));
       std::vector<std::string_view> parts{head.bytes()};
       std::size_t nargs = head.count();
       for (const auto& e : batch) {
-        parts.push_back(e->encoded);
-        nargs += e->nargs;
+        parts.push_back(e.encoded);
+        nargs += e.nargs;
       }
       // The reply stays whole; each call gets a view of its elements in it. A settlement
       // batch whose reply was lost (or refused) is sent again as it was, id included: the
@@ -184,7 +200,7 @@ class ScriptBatch {
         for (const auto& e : batch) {
           if (at >= el.size()) break;
           const bool one = el[at].type == T::kInteger && el[at].integer == 1;
-          lens.push_back(one ? e->reply_len_if_one : e->reply_len);
+          lens.push_back(one ? e.reply_len_if_one : e.reply_len);
           at += lens.back();
         }
         split = lens.size() == k && at == el.size();
@@ -197,17 +213,16 @@ class ScriptBatch {
       }
       std::size_t at = 0;
       for (std::size_t i = 0; i < k; ++i) {
-        BatchEntry& e = *batch[i];
+        CallReply reply;
         if (split) {
-          e.reply.ok = true;
-          e.reply.elements = {el.data() + at, lens[i]};
-          e.reply.batch = whole;
+          reply.ok = true;
+          reply.elements = {el.data() + at, lens[i]};
+          reply.batch = whole;
           at += lens[i];
         } else {
-          e.reply.error = failure;
+          reply.error = failure;
         }
-        e.done = true;
-        e.timer.cancel();
+        batch[i].done(std::move(reply));
       }
     }
     sending_ = false;
@@ -217,7 +232,7 @@ class ScriptBatch {
   redis::Endpoint ep_;
   const LuaScript& script_;
   bool deferred_;
-  std::deque<std::shared_ptr<BatchEntry>> queue_;
+  std::deque<BatchEntry> queue_;
   // One script call in flight per queue. Two were no faster end to end (bench/limits_e2e.py at
   // 9,000 calls/s: p50 2.1 ms either way) and ran half again as many scripts.
   bool sending_ = false;
@@ -247,14 +262,18 @@ class BatchService : public asio::execution_context::service {
 asio::execution_context::id BatchService::id;
 
 // Not a coroutine itself: the call's awaitable is ScriptBatch::run's (one frame per call).
+ScriptBatch& batch_for(const asio::any_io_executor& ex, const redis::Endpoint& ep,
+                       const LuaScript& script, bool deferred) {
+  auto& ctx = asio::query(ex, asio::execution::context);
+  return asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred);
+}
+
+// Not a coroutine itself: the call's awaitable is ScriptBatch::run's (one frame per call).
 asio::awaitable<CallReply> run_batched(const asio::any_io_executor& ex,
                                        const redis::Endpoint& ep, const LuaScript& script,
                                        redis::RespArgs args, std::size_t reply_len,
-                                       std::size_t reply_len_if_one, bool deferred,
-                                       std::string_view marker = {}) {
-  auto& ctx = asio::query(ex, asio::execution::context);
-  ScriptBatch& batch = asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred);
-  return batch.run(std::move(args), reply_len, reply_len_if_one, marker);
+                                       std::size_t reply_len_if_one) {
+  return batch_for(ex, ep, script, false).run(std::move(args), reply_len, reply_len_if_one);
 }
 
 // Room for one call's arguments: keys, up to four numbers of 20 digits per check, headers.
@@ -442,8 +461,7 @@ asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_execu
                                                               const std::vector<LimitCheck>& checks,
                                                               std::string& error) const {
   CallReply r = co_await run_batched(ex, endpoint_, reserve_script(), reserve_args(checks),
-                                     reply_length(checks, false), reply_length(checks, true),
-                                     false);
+                                     reply_length(checks, false), reply_length(checks, true));
   Admission adm;
   if (!r.ok || !parse_admission(r.elements, checks, adm)) {
     error = r.ok ? "unexpected reply" : std::move(r.error);
@@ -452,24 +470,48 @@ asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_execu
   co_return adm;
 }
 
+bool RedisStore::settle_async(const asio::any_io_executor& ex,
+                              const std::vector<LimitCheck>& checks, const Admission& admission,
+                              const std::vector<std::int64_t>& actual,
+                              std::function<void(bool, const std::string&)> done) const {
+  // Only rates settled at what they reserved (a request rate): nothing would change.
+  bool changes = false;
+  for (std::size_t i = 0; i < checks.size() && !changes; ++i) changes = settles(checks, actual, i);
+  if (!changes) return false;
+  // Nobody waits for a settlement: it rides along with the next admission's write.
+  redis::RespArgs args = settle_args(checks, admission, actual, LocalStore::now_ms());
+  BatchEntry e;
+  e.nargs = args.count();
+  e.encoded = args.take();
+  e.marker = marker_;
+  e.done = [done = std::move(done)](CallReply&& r) { done(r.ok, r.error); };
+  batch_for(ex, endpoint_, settle_script(), true).enqueue(std::move(e));
+  return true;
+}
+
 asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
                                          const std::vector<LimitCheck>& checks,
                                          const Admission& admission,
                                          std::vector<std::int64_t> actual,
                                          std::string& error) const {
-  // Only rates settled at what they reserved (a request rate): nothing would change.
-  bool changes = false;
-  for (std::size_t i = 0; i < checks.size() && !changes; ++i) changes = settles(checks, actual, i);
-  if (!changes) co_return true;
-  // Nobody waits for a settlement: it rides along with the next admission's write.
-  CallReply r = co_await run_batched(ex, endpoint_, settle_script(),
-                                     settle_args(checks, admission, actual, LocalStore::now_ms()),
-                                     1, 1, true, marker_);
-  if (!r.ok) {
-    error = std::move(r.error);
-    co_return false;
-  }
-  co_return true;
+  struct Wait {
+    explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    bool done = false, ok = false;
+    std::string error;
+  };
+  auto w = std::make_shared<Wait>(ex);
+  w->timer.expires_at(Clock::time_point::max());
+  if (!settle_async(ex, checks, admission, actual, [w](bool ok, const std::string& e) {
+        w->ok = ok;
+        w->error = e;
+        w->done = true;
+        w->timer.cancel();
+      }))
+    co_return true;
+  while (!w->done) co_await w->timer.async_wait(kTuple);
+  if (!w->ok) error = w->error;
+  co_return w->ok;
 }
 
 asio::awaitable<std::optional<std::int64_t>> RedisStore::renew(

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,9 +63,16 @@ class RedisStore {
   boost::asio::awaitable<std::optional<Admission>> reserve(boost::asio::any_io_executor ex,
                                                            const std::vector<LimitCheck>& checks,
                                                            std::string& error) const;
-  // Applies what the call used. Its batch is sent again after a lost reply (up to 4 times
-  // over ~3 s) and applied once (redis_scripts.h); false when every attempt failed, and the
-  // reservations then expire.
+  // Applies what the call used, without waiting: the settlement joins the worker's next
+  // settlement batch and `done(ok, error)` is called on `ex`'s io_context when that batch is
+  // answered. Its batch is sent again after a lost reply (up to 4 times over ~3 s) and
+  // applied once (redis_scripts.h); ok is false when every attempt failed, and the
+  // reservations then expire. Returns false, without calling `done`, when the settlement
+  // would change nothing (rates used exactly as reserved).
+  bool settle_async(const boost::asio::any_io_executor& ex, const std::vector<LimitCheck>& checks,
+                    const Admission& admission, const std::vector<std::int64_t>& actual,
+                    std::function<void(bool ok, const std::string& error)> done) const;
+  // The same, awaited (true when applied or nothing to apply).
   boost::asio::awaitable<bool> settle(boost::asio::any_io_executor ex,
                                       const std::vector<LimitCheck>& checks,
                                       const Admission& admission,
