@@ -112,10 +112,8 @@ class ScriptBatch {
     }
   }
 
-  // The same, awaited. `reply_len`: how many elements of the script's flat reply are this
-  // call's, or `reply_len_if_one` when the first of them is the integer 1.
-  asio::awaitable<CallReply> run(redis::RespArgs args, std::size_t reply_len,
-                                 std::size_t reply_len_if_one) {
+  // The same, awaited (e.done is set here).
+  asio::awaitable<CallReply> run(BatchEntry e) {
     struct Wait {
       explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
       asio::steady_timer timer;  // cancelled when `reply` is set
@@ -124,11 +122,6 @@ class ScriptBatch {
     };
     auto w = std::make_shared<Wait>(ex_);
     w->timer.expires_at(Clock::time_point::max());
-    BatchEntry e;
-    e.reply_len = reply_len;
-    e.reply_len_if_one = reply_len_if_one;
-    e.nargs = args.count();
-    e.encoded = args.take();
     e.done = [w](CallReply&& r) {
       w->reply = std::move(r);
       w->done = true;
@@ -261,19 +254,24 @@ class BatchService : public asio::execution_context::service {
 };
 asio::execution_context::id BatchService::id;
 
-// Not a coroutine itself: the call's awaitable is ScriptBatch::run's (one frame per call).
+// The batch of `script` calls on `ep` of ex's io_context (deferred: settlements).
 ScriptBatch& batch_for(const asio::any_io_executor& ex, const redis::Endpoint& ep,
                        const LuaScript& script, bool deferred) {
   auto& ctx = asio::query(ex, asio::execution::context);
   return asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred);
 }
 
-// Not a coroutine itself: the call's awaitable is ScriptBatch::run's (one frame per call).
-asio::awaitable<CallReply> run_batched(const asio::any_io_executor& ex,
-                                       const redis::Endpoint& ep, const LuaScript& script,
-                                       redis::RespArgs args, std::size_t reply_len,
-                                       std::size_t reply_len_if_one) {
-  return batch_for(ex, ep, script, false).run(std::move(args), reply_len, reply_len_if_one);
+// One call's entry: its arguments, and how many elements of the script's flat reply are its
+// own (`reply_len`, or `reply_len_if_one` when the first of them is the integer 1).
+BatchEntry entry(redis::RespArgs args, std::size_t reply_len, std::size_t reply_len_if_one,
+                 std::string marker = {}) {
+  BatchEntry e;
+  e.nargs = args.count();
+  e.encoded = args.take();
+  e.reply_len = reply_len;
+  e.reply_len_if_one = reply_len_if_one;
+  e.marker = std::move(marker);
+  return e;
 }
 
 // Room for one call's arguments: keys, up to four numbers of 20 digits per check, headers.
@@ -294,6 +292,13 @@ std::int64_t settle_amount(const std::vector<LimitCheck>& checks,
 bool settles(const std::vector<LimitCheck>& checks, const std::vector<std::int64_t>& actual,
              std::size_t i) {
   return checks[i].kind == LimitKind::kQuota || settle_amount(checks, actual, i) != 0;
+}
+// Only rates settled at what they reserved (a request rate): nothing would change.
+bool settlement_changes(const std::vector<LimitCheck>& checks,
+                        const std::vector<std::int64_t>& actual) {
+  for (std::size_t i = 0; i < checks.size(); ++i)
+    if (settles(checks, actual, i)) return true;
+  return false;
 }
 
 }  // namespace
@@ -460,8 +465,9 @@ bool RedisStore::parse_admission(std::span<const redis::RespValue> v,
 asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_executor ex,
                                                               const std::vector<LimitCheck>& checks,
                                                               std::string& error) const {
-  CallReply r = co_await run_batched(ex, endpoint_, reserve_script(), reserve_args(checks),
-                                     reply_length(checks, false), reply_length(checks, true));
+  CallReply r = co_await batch_for(ex, endpoint_, reserve_script(), false)
+                    .run(entry(reserve_args(checks), reply_length(checks, false),
+                               reply_length(checks, true)));
   Admission adm;
   if (!r.ok || !parse_admission(r.elements, checks, adm)) {
     error = r.ok ? "unexpected reply" : std::move(r.error);
@@ -474,16 +480,9 @@ bool RedisStore::settle_async(const asio::any_io_executor& ex,
                               const std::vector<LimitCheck>& checks, const Admission& admission,
                               const std::vector<std::int64_t>& actual,
                               std::function<void(bool, const std::string&)> done) const {
-  // Only rates settled at what they reserved (a request rate): nothing would change.
-  bool changes = false;
-  for (std::size_t i = 0; i < checks.size() && !changes; ++i) changes = settles(checks, actual, i);
-  if (!changes) return false;
+  if (!settlement_changes(checks, actual)) return false;
   // Nobody waits for a settlement: it rides along with the next admission's write.
-  redis::RespArgs args = settle_args(checks, admission, actual, LocalStore::now_ms());
-  BatchEntry e;
-  e.nargs = args.count();
-  e.encoded = args.take();
-  e.marker = marker_;
+  BatchEntry e = entry(settle_args(checks, admission, actual, LocalStore::now_ms()), 1, 1, marker_);
   e.done = [done = std::move(done)](CallReply&& r) { done(r.ok, r.error); };
   batch_for(ex, endpoint_, settle_script(), true).enqueue(std::move(e));
   return true;
@@ -494,24 +493,12 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
                                          const Admission& admission,
                                          std::vector<std::int64_t> actual,
                                          std::string& error) const {
-  struct Wait {
-    explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
-    asio::steady_timer timer;
-    bool done = false, ok = false;
-    std::string error;
-  };
-  auto w = std::make_shared<Wait>(ex);
-  w->timer.expires_at(Clock::time_point::max());
-  if (!settle_async(ex, checks, admission, actual, [w](bool ok, const std::string& e) {
-        w->ok = ok;
-        w->error = e;
-        w->done = true;
-        w->timer.cancel();
-      }))
-    co_return true;
-  while (!w->done) co_await w->timer.async_wait(kTuple);
-  if (!w->ok) error = w->error;
-  co_return w->ok;
+  if (!settlement_changes(checks, actual)) co_return true;
+  CallReply r = co_await batch_for(ex, endpoint_, settle_script(), true)
+                    .run(entry(settle_args(checks, admission, actual, LocalStore::now_ms()), 1,
+                               1, marker_));
+  if (!r.ok) error = std::move(r.error);
+  co_return r.ok;
 }
 
 asio::awaitable<std::optional<std::int64_t>> RedisStore::renew(
