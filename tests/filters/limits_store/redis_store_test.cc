@@ -697,7 +697,8 @@ TEST(RedisStore, SettlementBatchSentTwiceCountsOnce) {
 
 // A settlement whose reply is lost (Redis busy past the command timeout: the client gives up
 // and closes the connection, Redis applies it afterwards) is sent again with its batch id and
-// counted once.
+// counted once. (The retry, 0.5 s after the timeout, lands when the 1 s script has ended or
+// just behind it; either way after the lost one.)
 TEST(RedisStore, SettlementRetriedAfterALostReplyCountsOnce) {
   RedisServer server;
   auto ep = endpoint(server.port());  // 500 ms command timeout, 100 ms reconnect backoff
@@ -714,19 +715,22 @@ TEST(RedisStore, SettlementRetriedAfterALostReplyCountsOnce) {
   ASSERT_TRUE(run<bool>([&](asio::any_io_executor ex) {
     return store.settle(ex, warm, no_admission, {1}, err);
   })) << err;
-  // Redis runs a script for 900 ms on another connection; the settlement waits behind it.
+  // Redis runs a script for 1 s on another connection; the settlement waits behind it.
+  std::promise<void> started;
   std::thread busy([&] {
     asio::io_context io;
+    started.set_value();
     run_on<redis::RespResult>(io, [&](asio::any_io_executor ex) {
       return redis::resp_command(
           ex, ep,
           {"EVAL",
            "local t = redis.call('TIME') local t0 = t[1] * 1000000 + t[2] "
-           "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - t0 > 900000 return 1",
+           "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - t0 > 1000000 return 1",
            "0"});
     });
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  started.get_future().wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the script is running
   const auto retries = redis_batch_stats().settle_retries;
   const auto timeouts = redis::resp_client_stats().timeouts;
   EXPECT_TRUE(run<bool>([&](asio::any_io_executor ex) {
