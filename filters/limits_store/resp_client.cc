@@ -58,8 +58,18 @@ class Connection {
     if (pending_.size() >= kMaxPending) co_return RespResult{false, "too many pending commands", {}};
     auto p = std::make_shared<Pending>(ex_);
     p->timer.expires_after(ep_.command_timeout);
-    outbuf_.append(encoded);
-    pending_.push_back(p);
+    if (deferred) {
+      outbuf_.append(encoded);
+      pending_.push_back(p);
+      ++deferred_tail_;
+      deferred_tail_bytes_ += encoded.size();
+    } else {
+      // Ahead of the deferred commands not written yet: Redis runs an admission before the
+      // settlements that ride in the same write, instead of after them (their replies come
+      // back in the order written).
+      outbuf_.insert(outbuf_.size() - deferred_tail_bytes_, encoded);
+      pending_.insert(pending_.end() - static_cast<std::ptrdiff_t>(deferred_tail_), p);
+    }
     if (state_ == State::kIdle) {
       state_ = State::kConnecting;
       asio::co_spawn(ex_, connect(++gen_), asio::detached);
@@ -92,6 +102,7 @@ class Connection {
     last_error_ = why;
     down_until_ = Clock::now() + ep_.reconnect_backoff;
     outbuf_.clear();
+    deferred_tail_ = deferred_tail_bytes_ = 0;
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto& p : pending) {
@@ -176,6 +187,7 @@ class Connection {
     while (!outbuf_.empty()) {
       std::string buf;  // owned by this frame: a closed connection's write may still complete
       buf.swap(outbuf_);
+      deferred_tail_ = deferred_tail_bytes_ = 0;  // written: nothing goes ahead of them now
       g_writes.fetch_add(1, std::memory_order_relaxed);
       auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(buf), kTuple);
       if (gen != gen_) co_return;  // closed meanwhile; close() reset writing_
@@ -238,8 +250,12 @@ class Connection {
   tcp::socket socket_;
   State state_ = State::kIdle;
   std::uint64_t gen_ = 0;
+  // Commands in the order written (or to be written); replies come back in that order.
   std::deque<std::shared_ptr<Pending>> pending_;
-  std::string outbuf_;
+  std::string outbuf_;  // not written yet
+  // The deferred commands at the end of outbuf_ (and pending_), not written yet: an urgent
+  // command goes in front of them.
+  std::size_t deferred_tail_ = 0, deferred_tail_bytes_ = 0;
   bool writing_ = false;
   asio::steady_timer flush_timer_{ex_};
   bool flush_armed_ = false;

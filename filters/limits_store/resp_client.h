@@ -109,7 +109,9 @@ boost::asio::awaitable<RespResult> resp_command(boost::asio::any_io_executor ex,
 // `deferred`: the command is not urgent (a settlement nobody waits for): it is written with
 // the next urgent command, or after kDeferWindow when none comes. Under load a call's
 // settlement then shares a write(2) and the read of the replies with another call's
-// admission instead of costing a round trip of its own.
+// admission instead of costing a round trip of its own. In that write the urgent command goes
+// first, so Redis runs it before the deferred ones (which were not sent yet, so nothing was
+// promised about their order relative to it).
 inline constexpr std::chrono::milliseconds kDeferWindow{1};
 boost::asio::awaitable<RespResult> resp_command_encoded(boost::asio::any_io_executor ex,
                                                         const Endpoint& ep, std::string encoded,

@@ -296,6 +296,41 @@ TEST(RespClient, MalformedReplyFailsTheCommandAndTheNextConnectionWorks) {
   server.join();
 }
 
+// In a write that carries deferred commands, an urgent one goes first: Redis runs it before
+// them, and every reply still reaches its own command.
+TEST(RespClient, UrgentCommandRunsAheadOfUnwrittenDeferredOnes) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  auto out = std::make_shared<std::vector<std::int64_t>>();
+  run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    co_await incr_one(ex, ep, "warm", false, out);  // connected
+    co_return 0;
+  });
+  std::vector<std::pair<std::string, std::int64_t>> replies;  // in the order they came
+  auto incr = [&](asio::any_io_executor ex, std::string key, bool deferred,
+                  std::string tag) -> asio::awaitable<void> {
+    std::string cmd;
+    redis::encode_command({"INCRBY", key, "1"}, cmd);
+    auto r = co_await redis::resp_command_encoded(ex, ep, cmd, deferred);
+    replies.emplace_back(tag, r.ok ? r.value.integer : -1);
+  };
+  run<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    for (int i = 0; i < 3; ++i)
+      asio::co_spawn(ex, incr(ex, "k", true, "deferred" + std::to_string(i)), asio::detached);
+    co_await incr(ex, "k", false, "urgent");
+    asio::steady_timer t(ex);
+    while (replies.size() < 4) {
+      t.expires_after(std::chrono::milliseconds(1));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return 0;
+  });
+  // The urgent INCRBY ran first (1), then the deferred ones in their order (2, 3, 4).
+  const std::vector<std::pair<std::string, std::int64_t>> want{
+      {"urgent", 1}, {"deferred0", 2}, {"deferred1", 3}, {"deferred2", 4}};
+  EXPECT_EQ(replies, want);
+}
+
 TEST(RedisStore, ReserveSettleMatchesLocalStore) {
   RedisServer server;
   RedisStore store(endpoint(server.port()), "t1:", std::chrono::seconds(60));
