@@ -205,22 +205,19 @@ void settle_group(LimitsPlan& plan, PlanGroup& g) {
       break;
     case Hold::Where::kRedis: {
       // Rates whose use equals their reservation (requests per minute) have nothing to
-      // settle: no round trip.
-      bool changes = false;
-      for (std::size_t i = 0; i < g.checks.size(); ++i) {
-        const auto& c = g.checks[i];
-        changes = changes || c.kind == LimitKind::kQuota || g.actual[i] != c.cost;
+      // settle: no round trip (and no callback to build).
+      if (!plan.executor || !settlement_changes(g.checks, g.actual)) {
+        inc_all(g.stats, kSettled);
+        break;
       }
       // Settled after the call is gone: the store sends a batch whose reply was lost again
       // and applies it once; when that fails, the reservation simply expires. (The limiter
       // keeps the store alive until the batch is answered.)
-      auto done = [limiter = g.limiter, stats = g.stats](bool ok, const std::string&) {
-        inc_all(stats, ok ? kSettled : kSettleErrors);
-      };
-      if (!changes || !plan.executor ||
-          !g.limiter->redis()->settle_async(plan.executor, g.checks, g.admission, g.actual,
-                                            std::move(done)))
-        inc_all(g.stats, kSettled);
+      g.limiter->redis()->settle_async(
+          plan.executor, g.checks, g.admission, g.actual,
+          [limiter = g.limiter, stats = g.stats](bool ok, const std::string&) {
+            inc_all(stats, ok ? kSettled : kSettleErrors);
+          });
       break;
     }
     case Hold::Where::kNone:

@@ -370,7 +370,8 @@ return R
 // ids of applied batches are fields of a hash per minute ("<marker>:<minute>", kept three
 // minutes); a batch whose id is in this minute's or the last one's is not applied again (the
 // client's retries end within seconds). One field per batch, not per call: per-call markers
-// cost Redis ~25,000 instructions per call (bench/limits_redis_scripts.py).
+// cost Redis ~25,000 instructions per call (bench/limits_redis_scripts.py, on a copy of the
+// script without them).
 constexpr const char* kSettle = R"LUA(
 local argv = ARGV
 local bid, mk, ncalls = argv[1], argv[2], argv[3] + 0

@@ -79,7 +79,6 @@ std::string describe_failure(const redis::RespResult& r) {
   return "unexpected reply";
 }
 
-
 // One call's share of a batched script call.
 struct BatchEntry {
   std::string encoded;  // its arguments, as RESP bulk strings
@@ -293,15 +292,15 @@ bool settles(const std::vector<LimitCheck>& checks, const std::vector<std::int64
              std::size_t i) {
   return checks[i].kind == LimitKind::kQuota || settle_amount(checks, actual, i) != 0;
 }
-// Only rates settled at what they reserved (a request rate): nothing would change.
+
+}  // namespace
+
 bool settlement_changes(const std::vector<LimitCheck>& checks,
                         const std::vector<std::int64_t>& actual) {
   for (std::size_t i = 0; i < checks.size(); ++i)
     if (settles(checks, actual, i)) return true;
   return false;
 }
-
-}  // namespace
 
 RedisBatchStats redis_batch_stats() {
   RedisBatchStats s;

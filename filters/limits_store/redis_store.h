@@ -51,6 +51,11 @@ struct CallReply {
   std::string error;  // when not ok
 };
 
+// False when settling with `actual` would change nothing: only rates, each used exactly as
+// reserved (a requests-per-minute limit). Such a settlement is not sent.
+bool settlement_changes(const std::vector<LimitCheck>& checks,
+                        const std::vector<std::int64_t>& actual);
+
 class RedisStore {
  public:
   RedisStore(redis::Endpoint endpoint, std::string key_prefix,
