@@ -72,7 +72,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def measure(which, calls, batches, work):
+def measure(which, calls, batches, work, call_by_call=False):
     """Instructions inside evalShaCommand for `batches` runs of `which` with `calls` each."""
     reserve, settle = scripts()
     port = free_port()
@@ -102,23 +102,28 @@ def measure(which, calls, batches, work):
                       f"q 10000000000 {month} {month + 30 * 86_400_000} "
                       f"{month + 60 * 86_400_000} {quota_keys[1]}"]
         seq = 0
+        defs = rate_defs + quota_defs
+        amounts = [1, 100, 3100, 3100]
         for _ in range(batches):
-            args = ["EVALSHA", rs, "0", calls]
-            for _ in range(calls):
-                args += [60000, 4, rate_defs[0], 1, rate_defs[1], 100,
-                         quota_defs[0], 3100, quota_defs[1], 3100]
+            # Each definition once with the batch's sum (-1 makes the script take the calls
+            # in turn, as it does near a limit), then one packed string per call.
+            args = ["EVALSHA", rs, "0", 60000, len(defs)]
+            for d, a in zip(defs, amounts):
+                args += [d, -1 if call_by_call else a * calls]
+            args.append(calls)
+            args += [" ".join(f"{i + 1} {a}" for i, a in enumerate(amounts))] * calls
             reply = c.cmd(*args)
-            assert reply[0] == 1, reply
-            expiry = reply[2]
+            assert reply[0] == (1 if call_by_call else 2), reply
+            expiry = reply[2]  # the expiry bucket, in either shape of reply
             if which == "reserve":
                 continue
             seq += 1
-            args = ["EVALSHA", ss, "0", f"bench-{seq:012d}", "b:settled", calls]
-            for _ in range(calls):
-                args += [expiry, 10, rate_defs[1], -60,
-                         f"q {quota_keys[0]}@{day}", 1200, 3100, 86_400_000,
-                         f"q {quota_keys[1]}@{month}", 1200, 3100, 86_400_000]
-            assert len(c.cmd(*args)) == calls
+            # Sums per definition (rates: actual - reserved) and per expiry bucket.
+            args = ["EVALSHA", ss, "0", f"bench-{seq:012d}", "b:settled",
+                    1, rate_defs[1], -60 * calls, 2]
+            for k, start in ((quota_keys[0], day), (quota_keys[1], month)):
+                args += [f"q {k}@{start}", 1200 * calls, 86_400_000, 1, expiry, 3100 * calls]
+            assert c.cmd(*args) > 0
     finally:
         p.terminate()
         p.wait()
@@ -131,10 +136,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, default=100)
     ap.add_argument("--calls", type=int, nargs=2, default=[1, 16])
+    ap.add_argument("--call-by-call", action="store_true",
+                    help="make the reserve script take the calls in turn (as near a limit)")
     args = ap.parse_args()
     small, large = args.calls
     with tempfile.TemporaryDirectory(prefix="limits-scripts-") as work:
-        runs = {w: [measure(w, n, args.batches, work) / args.batches for n in (small, large)]
+        runs = {w: [measure(w, n, args.batches, work, args.call_by_call) / args.batches
+                    for n in (small, large)]
                 for w in ("reserve", "both")}
         runs["settle"] = [b - r for b, r in zip(runs["both"], runs["reserve"])]
         for which in ("reserve", "settle"):
@@ -142,6 +150,7 @@ def main():
             per_call = (b - a) / (large - small)
             fixed = a - small * per_call
             print(json.dumps({"script": which, "batches": args.batches,
+                              "reserve_call_by_call": args.call_by_call,
                               f"instructions_per_batch_of_{small}": round(a),
                               f"instructions_per_batch_of_{large}": round(b),
                               "per_call": round(per_call), "per_batch": round(fixed),

@@ -63,7 +63,7 @@ local function add_to(sums, order, k, c)
   end
   sums[k] = had + c
 end
-local byte, sub, match = string.byte, string.sub, string.match
+local byte, sub, match, gmatch = string.byte, string.sub, string.match, string.gmatch
 local rates, rorder = {}, {}
 -- A rate's hash: "s" its level, "t" its time, "x" the expiry last set on the key (PEXPIREAT),
 -- so that the key's expiry is moved only when the bucket needs it to live longer, and then a
@@ -197,135 +197,192 @@ local function def(d, expiry, field)
   return m
 end
 
--- The reply: all calls in one flat array (a table per call, and its growth, cost more than
--- the work; Lua builds tables slowly). The plan of the call being decided is kept flat too,
--- three slots per check, and reused.
-local R, rn, plan, buckets, bfields = {}, 0, {}, {}, {}
+-- ARGV (redis_scripts.h): the ttl, the number of definitions, each definition with the sum of
+-- the batch's amounts on it (-1: some amount is negative), the number of calls, and each
+-- call's checks packed in one string: "<definition index> <amount> ...".
 local argv = ARGV
-
--- A refused call's full results (redis_scripts.h), from the state before it: nothing is
--- written until a call is admitted, so this reads what the admission pass read.
-local function refused(b, n)
-  for i = 1, n do
-    local m, c = defs[argv[b]], argv[b + 1] + 0
-    b = b + 2
-    local L = m.L
+local ttl, nd = argv[1] + 0, argv[2] + 0
+local expiry = bucket_of(ttl)
+local efield = 'e:' .. s(expiry)
+local D, claimed = {}, {}
+-- The whole batch fits when every definition admits the sum of its amounts (amounts are not
+-- negative, so every call then fits at its turn too, and no check refuses). Then the batch is
+-- applied as sums, and the reply carries only each definition's state before the batch: the
+-- client works out each call's figures from it and the amounts before the call
+-- (redis_store.cc), the same figures the call-by-call pass below would return. Two
+-- definitions on one counter (a rate key with two limits) take that pass.
+local fast = true
+for i = 1, nd do
+  local m = def(argv[1 + 2 * i], expiry, efield)
+  local tot = argv[2 + 2 * i] + 0
+  D[i] = m
+  local x = m.st or m.q
+  if tot < 0 or claimed[x] then fast = false end
+  claimed[x] = true
+  m.tot = tot
+  if fast then
     if m.rate then
-      local st = m.st
-      local level = drained(st.sc, st.lt, L)
-      local cap = m.cap
-      local after = level + c * P
-      local ok, retry = 0, 0
-      if c > L then
-        retry = -1
-      elseif after > cap then
-        retry = cdiv(after - cap, L)
-      else
-        ok = 1
-      end
-      if ok == 1 then
-        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] = 1, fdiv(cap - after, P), 0, cdiv(after, L)
-      else
-        R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] =
-          0, max(0, fdiv(cap - level, P)), retry, cdiv(level, L)
-      end
-      rn = rn + 4
+      local level = drained(m.st.sc, m.st.lt, m.L)
+      if m.L <= 0 or level + tot * P > m.cap then fast = false end
+      m.level = level
     else
       local q = m.q
       local before = q.used + q.rs + q.rb
-      if before + c <= L then
-        R[rn + 1], R[rn + 2], R[rn + 3] = 1, L - before - c, 0
-      else
-        local retry = m.reset
-        if c > L then retry = -1 end
-        R[rn + 1], R[rn + 2], R[rn + 3] = 0, max(0, L - before), retry
-      end
-      R[rn + 4], R[rn + 5], R[rn + 6] = m.reset, before, m.start
-      rn = rn + 6
+      if before + tot > m.L then fast = false end
+      m.before = before
     end
   end
 end
 
-local b = 2
-for call = 1, argv[1] + 0 do
-  local ttl, n = argv[b] + 0, argv[b + 1] + 0
-  b = b + 2
-  local expiry = buckets[ttl]
-  if expiry == nil then
-    expiry = bucket_of(ttl)
-    buckets[ttl] = expiry
-    bfields[ttl] = 'e:' .. s(expiry)
-  end
-  local head = rn + 1
-  R[head], R[head + 1], R[head + 2] = 1, now, expiry
-  rn = rn + 3
-  -- Admission pass: an admitted call's short results go straight to the reply; at the first
-  -- check that refuses, the call is answered by refused() instead.
-  local b0, pn = b, 0
-  local all = true
-  for i = 1, n do
-    local d, c = argv[b], argv[b + 1] + 0
-    local m = defs[d]
-    if m == nil then m = def(d, expiry, bfields[ttl]) end
-    b = b + 2
-    local L = m.L
+local R, rn = {}, 0
+if fast then
+  R[1], R[2], R[3] = 2, now, expiry
+  rn = 3
+  local keep0 = now + ttl + P
+  for i = 1, nd do
+    local m = D[i]
+    local tot = m.tot
     if m.rate then
-      local st = m.st
-      -- drained(), fdiv() and cdiv() written out (function calls are a large part of this
-      -- loop's cost): with every value below 2^53, (a - a % b) / b is floor(a / b), exactly.
-      local sc, dt = st.sc, now - st.lt
-      if dt < 0 then dt = 0 end
-      local level = 0
-      if dt * L < sc then level = sc - dt * L end
-      local cap = m.cap
-      local after = level + c * P
-      if c > L or after > cap then
-        all = false
-        break
-      end
-      local x, rem = after + L - 1, cap - after
-      local reset = (x - x % L) / L
-      R[rn + 1], R[rn + 2] = (rem - rem % P) / P, reset
-      rn = rn + 2
-      plan[pn + 1], plan[pn + 2], plan[pn + 3] = st, after, reset
-      pn = pn + 3
+      local st, L = m.st, m.L
+      local after = m.level + tot * P
+      local x = after + L - 1
+      st.sc, st.ttl = after, (x - x % L) / L + P
+      if st.lt < now then st.lt = now end
+      rn = rn + 1
+      R[rn] = m.level
     else
       local q = m.q
-      local before = q.used + q.rs + q.rb
-      if before + c > L then
-        all = false
-        break
+      if tot > 0 then
+        q.rb = q.rb + tot
+        add_to(q.adds, q.aorder, expiry, tot)
+        local keep = keep0
+        if m.wend ~= 0 then keep = max(keep, m.wend + 86400000) end
+        if keep > q.keep then q.keep = keep end
       end
-      R[rn + 1], R[rn + 2], R[rn + 3] = L - before - c, m.reset, m.start
+      R[rn + 1], R[rn + 2], R[rn + 3] = m.before, m.reset, m.start
       rn = rn + 3
-      plan[pn + 1], plan[pn + 2], plan[pn + 3] = q, c, m.wend
-      pn = pn + 3
     end
   end
-  if all then
-    for j = 1, pn, 3 do
-      local x = plan[j]
-      if x.adds == nil then  -- a rate's state
-        x.sc, x.ttl = plan[j + 1], plan[j + 2] + P
-        if x.lt < now then x.lt = now end
-      elseif plan[j + 1] > 0 then
-        local c = plan[j + 1]
-        x.rb = x.rb + c
-        add_to(x.adds, x.aorder, expiry, c)
-        local keep = now + ttl + P
-        if plan[j + 2] ~= 0 then keep = max(keep, plan[j + 2] + 86400000) end
-        if keep > x.keep then x.keep = keep end
+else
+  -- Call by call, each seeing the ones before it. The reply: 1, then all calls in one flat
+  -- array (a table per call, and its growth, cost more than the work; Lua builds tables
+  -- slowly). The plan of the call being decided is kept flat too, three slots per check, and
+  -- reused; so are its checks (cm: definitions, cc: amounts).
+  local plan, cm, cc = {}, {}, {}
+  R[1], rn = 1, 1
+
+  -- A refused call's full results (redis_scripts.h), from the state before it: nothing is
+  -- written until a call is admitted, so this reads what the admission pass read.
+  local function refused(n)
+    for i = 1, n do
+      local m, c = cm[i], cc[i]
+      local L = m.L
+      if m.rate then
+        local st = m.st
+        local level = drained(st.sc, st.lt, L)
+        local cap = m.cap
+        local after = level + c * P
+        local ok, retry = 0, 0
+        if c > L then
+          retry = -1
+        elseif after > cap then
+          retry = cdiv(after - cap, L)
+        else
+          ok = 1
+        end
+        if ok == 1 then
+          R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] = 1, fdiv(cap - after, P), 0, cdiv(after, L)
+        else
+          R[rn + 1], R[rn + 2], R[rn + 3], R[rn + 4] =
+            0, max(0, fdiv(cap - level, P)), retry, cdiv(level, L)
+        end
+        rn = rn + 4
+      else
+        local q = m.q
+        local before = q.used + q.rs + q.rb
+        if before + c <= L then
+          R[rn + 1], R[rn + 2], R[rn + 3] = 1, L - before - c, 0
+        else
+          local retry = m.reset
+          if c > L then retry = -1 end
+          R[rn + 1], R[rn + 2], R[rn + 3] = 0, max(0, L - before), retry
+        end
+        R[rn + 4], R[rn + 5], R[rn + 6] = m.reset, before, m.start
+        rn = rn + 6
       end
     end
-  else
-    for i = 1, n do  -- definitions the admission pass did not reach
-      local d = argv[b0 + 2 * i - 2]
-      if defs[d] == nil then def(d, expiry, bfields[ttl]) end
+  end
+
+  local base = 3 + 2 * nd
+  for call = 1, argv[base] + 0 do
+    local n = 0
+    for i, c in gmatch(argv[base + call], '(%d+) (-?%d+)') do
+      n = n + 1
+      cm[n], cc[n] = D[i + 0], c + 0
     end
-    R[head] = 0
-    rn = head + 2
-    refused(b0, n)
-    b = b0 + 2 * n
+    local head = rn + 1
+    R[head], R[head + 1], R[head + 2] = 1, now, expiry
+    rn = rn + 3
+    -- Admission pass: an admitted call's short results go straight to the reply; at the
+    -- first check that refuses, the call is answered by refused() instead.
+    local pn = 0
+    local all = true
+    for i = 1, n do
+      local m, c = cm[i], cc[i]
+      local L = m.L
+      if m.rate then
+        local st = m.st
+        -- drained(), fdiv() and cdiv() written out (function calls are a large part of this
+        -- loop's cost): with every value below 2^53, (a - a % b) / b is floor(a / b), exactly.
+        local sc, dt = st.sc, now - st.lt
+        if dt < 0 then dt = 0 end
+        local level = 0
+        if dt * L < sc then level = sc - dt * L end
+        local cap = m.cap
+        local after = level + c * P
+        if c > L or after > cap then
+          all = false
+          break
+        end
+        local x, rem = after + L - 1, cap - after
+        local reset = (x - x % L) / L
+        R[rn + 1], R[rn + 2] = (rem - rem % P) / P, reset
+        rn = rn + 2
+        plan[pn + 1], plan[pn + 2], plan[pn + 3] = st, after, reset
+        pn = pn + 3
+      else
+        local q = m.q
+        local before = q.used + q.rs + q.rb
+        if before + c > L then
+          all = false
+          break
+        end
+        R[rn + 1], R[rn + 2], R[rn + 3] = L - before - c, m.reset, m.start
+        rn = rn + 3
+        plan[pn + 1], plan[pn + 2], plan[pn + 3] = q, c, m.wend
+        pn = pn + 3
+      end
+    end
+    if all then
+      for j = 1, pn, 3 do
+        local x = plan[j]
+        if x.adds == nil then  -- a rate's state
+          x.sc, x.ttl = plan[j + 1], plan[j + 2] + P
+          if x.lt < now then x.lt = now end
+        elseif plan[j + 1] > 0 then
+          local c = plan[j + 1]
+          x.rb = x.rb + c
+          add_to(x.adds, x.aorder, expiry, c)
+          local keep = now + ttl + P
+          if plan[j + 2] ~= 0 then keep = max(keep, plan[j + 2] + 86400000) end
+          if keep > x.keep then x.keep = keep end
+        end
+      end
+    else
+      R[head] = 0
+      rn = head + 2
+      refused(n)
+    end
   end
 end
 flush_rates()
@@ -374,75 +431,50 @@ return R
 // script without them).
 constexpr const char* kSettle = R"LUA(
 local argv = ARGV
-local bid, mk, ncalls = argv[1], argv[2], argv[3] + 0
+local bid, mk = argv[1], argv[2]
 local minute = floor(now / 60000)
 local cur = mk .. ':' .. s(minute)
 if redis.call('HEXISTS', cur, bid) == 1 or
    redis.call('HEXISTS', mk .. ':' .. s(minute - 1), bid) == 1 then
-  local replies = {}
-  for call = 1, ncalls do replies[call] = -1 end
-  return replies
+  return -1
 end
 redis.call('HSET', cur, bid, '1')
 redis.call('PEXPIRE', cur, '180000')
 
-local sdefs, sorder, replies = {}, {}, {}
-local b = 4
-for call = 1, ncalls do
-  local expiry, stop = argv[b] + 0, b + 2 + argv[b + 1]
-  b = b + 2
-  replies[call] = now
-  while b < stop do
-    local d = argv[b]
-    local m = sdefs[d]
-    if m == nil then
-      if byte(d, 1) == 114 then  -- "r <limit> <key>"
-        local L, key = match(d, '^r (%d+) (.*)$')
-        m = {rate = true, L = L + 0, key = key}
-      else  -- "q <key@window>"
-        m = {rate = false, key = sub(d, 3), subs = {}, sorder = {}, used = 0, hint = nil}
-        sorder[#sorder + 1] = m
-      end
-      sdefs[d] = m
-    end
-    if m.rate then  -- actual − reserved
-      local v = argv[b + 1] + 0
-      b = b + 2
-      -- 0 (a request rate, or tokens as reserved) changes nothing: the level drains the same
-      -- whether or not it is rewritten now (the store leaves such checks out).
-      if v ~= 0 then
-        local st = m.st
-        if st == nil then
-          st = rate_state(m.key)
-          m.st = st
-        end
-        local L = m.L
-        local level = max(0, drained(st.sc, st.lt, L) + v * P)
-        st.sc, st.lt, st.ttl = level, max(now, st.lt), cdiv(level, L) + P
-      end
-    else  -- actual, reserved, ttl hint
-      local v, c = argv[b + 1] + 0, argv[b + 2] + 0
-      if c > 0 then add_to(m.subs, m.sorder, expiry, c) end
-      if v > 0 then
-        m.used = m.used + v
-        if m.hint == nil then m.hint = argv[b + 3] end
-      end
-      b = b + 4
-    end
+-- Rates: the sum of actual − reserved over the batch's calls. Applied as one sum, it gives
+-- the level that applying the calls' amounts one by one, the positive ones first, gives.
+local nr = argv[3] + 0
+for i = 1, nr do
+  local v = argv[3 + 2 * i] + 0
+  if v ~= 0 then
+    local L, key = match(argv[2 + 2 * i], '^r (%d+) (.*)$')
+    L = L + 0
+    local st = rate_state(key)
+    local level = max(0, drained(st.sc, st.lt, L) + v * P)
+    st.sc, st.lt, st.ttl = level, max(now, st.lt), cdiv(level, L) + P
   end
 end
 flush_rates()
-for _, q in ipairs(sorder) do
-  local key = q.key
+
+-- Quotas: per counter, the actual amounts' sum, a ttl hint, and per expiry bucket the sum
+-- of the reservations to give back.
+local b = 4 + 2 * nr
+local nq = argv[b] + 0
+b = b + 1
+for _ = 1, nq do
+  local key, used, hint, nb = sub(argv[b], 3), argv[b + 1], argv[b + 2], argv[b + 3] + 0
+  b = b + 4
   local freed = 0
-  for _, e in ipairs(q.sorder) do
+  for _ = 1, nb do
     -- An expired bucket goes whole at the next admission (reserve); a live one gives back
     -- what it still holds of these reservations. (Increments cost Redis less than reading
     -- the fields and writing them back in one HSET: Lua's tables for that cost more.)
+    local e, c = argv[b] + 0, argv[b + 1]
+    b = b + 2
     if e > now then
-      local f = 'e:' .. s(e)
-      local c = q.subs[e]
-      local left = redis.call('HINCRBY', key, f, s(-c))
+      local f = 'e:' .. argv[b - 2]
+      local left = redis.call('HINCRBY', key, f, '-' .. c)
+      c = c + 0
       if left <= 0 then
         redis.call('HDEL', key, f)
         c = c + left
@@ -451,14 +483,14 @@ for _, q in ipairs(sorder) do
     end
   end
   if freed > 0 then redis.call('HINCRBY', key, 'rb', s(-freed)) end
-  if q.used > 0 then
-    redis.call('HINCRBY', key, 'u', s(q.used))
+  if used + 0 > 0 then
+    redis.call('HINCRBY', key, 'u', used)
     -- A key this settlement created (its reservations were gone with it) gets an expiry;
     -- one that still held them has the one its admission set.
-    if freed == 0 and redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, q.hint) end
+    if freed == 0 and redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, hint) end
   end
 end
-return replies
+return now
 )LUA";
 
 // Moves the call's quota reservations from their bucket to the one a new ttl from now ends

@@ -2,23 +2,32 @@
 // (TIME), with the integer arithmetic of limit_check.h, in the same order. Lua numbers are
 // doubles: every value stays below 2^53 and is passed to Redis formatted with "%.0f".
 //
-// A check is sent as one definition string and its amounts; a definition is parsed once per
-// batch. Definitions: a rate "r <limit> <key>"; a quota at admission "q <limit>
-// <window_start> <window_end> <next_window_end> <key>", at settlement "q <key@window_start>".
+// A check is named by one definition string, sent once per batch. Definitions: a rate
+// "r <limit> <key>"; a quota at admission "q <limit> <window_start> <window_end>
+// <next_window_end> <key>", at settlement "q <key@window_start>".
 //
-// reserve  ARGV: number of calls, then per call: ttl_ms, n, then per check: definition, cost
-//          reply: one flat array of integers, per call in turn: admitted, now_ms, the
-//                 reservation's expiry bucket (ms), then per check: refused, ok, remaining,
-//                 retry_after_ms, reset_ms, and for a quota committed_before, window_start;
-//                 admitted, remaining, reset_ms, and for a quota window_start (the rest
-//                 follows: ok, no retry, committed_before = limit − cost − remaining)
-// settle   ARGV: batch id, marker key, number of calls, then per call: expiry bucket, the
-//                number of arguments that follow for its checks, then per check: a rate:
-//                definition, actual − reserved (left out when 0: it changes nothing); a
-//                quota: definition, actual amount, reserved amount, ttl_hint_ms
-//          reply: an array with one integer per call: now_ms, or -1 for every call when the
-//          batch was already applied (its id is kept in a hash per minute under the marker
-//          key, so a batch sent again within a minute, after a lost reply, counts once)
+// reserve  ARGV: ttl_ms; the number of definitions, then per definition: the definition and
+//                the sum of the batch's amounts on it (-1 when one of them is negative); the
+//                number of calls, then per call one string: "<definition index> <amount>"
+//                per check, space-separated (indexes from 1)
+//          reply: one flat array of integers. When the whole batch fits (every definition
+//                 admits its sum): 2, now_ms, the expiry bucket (ms), then per definition:
+//                 a rate its level before the batch (scaled, limit_check.h), a quota
+//                 committed (used + reservations) before the batch, reset_ms, window_start;
+//                 every call is admitted and the client works out its figures. Otherwise
+//                 1, then per call in turn: admitted, now_ms, the expiry bucket, then per
+//                 check: refused, ok, remaining, retry_after_ms, reset_ms, and for a quota
+//                 committed_before, window_start; admitted, remaining, reset_ms, and for a
+//                 quota window_start (the rest follows: ok, no retry, committed_before =
+//                 limit − cost − remaining)
+// settle   ARGV: batch id, marker key; the number of rate definitions, then per rate: the
+//                definition and the sum over the calls of actual − reserved; the number of
+//                quota definitions, then per quota: the definition, the sum of the actual
+//                amounts, a ttl hint (ms), the number of expiry buckets, then per bucket: the
+//                bucket and the sum of the reservations held in it
+//          reply: now_ms, or -1 when the batch was already applied (its id is kept in a hash
+//          per minute under the marker key, so a batch sent again within a minute, after a
+//          lost reply, counts once)
 // renew    ARGV: ttl_ms, expiry bucket, n, then per quota: resolved key, reserved amount
 //          reply: [number of reservations still held, their new expiry bucket]
 //

@@ -7,10 +7,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
+#include <string_view>
+#include <unordered_map>
 
 #include "filters/limits_store/local_store.h"
 #include "filters/limits_store/redis_scripts.h"
@@ -67,6 +72,7 @@ asio::awaitable<redis::RespResult> run_script(asio::any_io_executor ex, const re
 
 std::atomic<std::uint64_t> g_runs[2]{}, g_calls[2]{};  // [0] reserve, [1] settle
 std::atomic<std::uint64_t> g_retries{0};                 // settlement batches sent again
+std::atomic<std::uint64_t> g_whole{0};                   // reserve batches admitted whole
 
 // A settlement batch is sent up to this many times, the n-th retry n steps after the last
 // failure (0.5, 1 and 1.5 s): past that its reservations simply expire.
@@ -79,17 +85,254 @@ std::string describe_failure(const redis::RespResult& r) {
   return "unexpected reply";
 }
 
-// One call's share of a batched script call.
-struct BatchEntry {
-  std::string encoded;  // its arguments, as RESP bulk strings
-  std::size_t nargs = 0;
-  // Its elements in the script's flat reply: `reply_len`, or `reply_len_if_one` when the
-  // first of them is the integer 1 (an admitted call's reply is shorter).
-  std::size_t reply_len = 1;
-  std::size_t reply_len_if_one = 1;
-  std::string marker;  // a settlement's retry-marker key (its store's), or empty
-  std::function<void(CallReply&&)> done;  // called once, on the batch's io_context
+void append_decimal(std::string& out, std::int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// One check of a call as a batch sends it: its definition (redis_scripts.h), a slice of its
+// entry's `defs`, and its amounts.
+struct EntryCheck {
+  std::uint32_t at = 0, len = 0;  // the definition: BatchEntry::defs[at, at + len)
+  bool rate = true;
+  std::int64_t limit = 0;     // reserve: L, for the figures of a batch admitted whole
+  std::int64_t amount = 0;    // reserve: the cost; settle: a rate's actual − reserved, a
+                              // quota's actual amount
+  std::int64_t reserved = 0;  // settle, a quota: the reservation it gives back
+  std::int64_t hint = 0;      // settle, a quota: its counter's ttl if this settlement creates it
 };
+
+// One call's share of a batched script call: its checks. A batch sends each definition once.
+struct BatchEntry {
+  std::string defs;
+  std::vector<EntryCheck> checks;
+  std::int64_t expiry = 0;  // settle: the call's expiry bucket
+  std::string marker;       // settle: its store's retry-marker key
+  std::function<void(CallReply&&)> done;  // called once, on the batch's io_context
+  std::string_view def(const EntryCheck& c) const { return {defs.data() + c.at, c.len}; }
+};
+
+// The distinct definitions of a batch, in the order they first come. A batch mostly holds a
+// few (its calls share their limits): a linear search, and a map past 16.
+class DefIndex {
+ public:
+  // The definition's index, and whether it is new.
+  std::pair<std::uint32_t, bool> add(std::string_view d) {
+    if (map_.empty()) {
+      for (std::uint32_t i = 0; i < defs_.size(); ++i)
+        if (defs_[i] == d) return {i, false};
+      if (defs_.size() == 16)
+        for (std::uint32_t i = 0; i < defs_.size(); ++i) map_.emplace(defs_[i], i);
+    } else if (auto it = map_.find(d); it != map_.end()) {
+      return {it->second, false};
+    }
+    const auto i = static_cast<std::uint32_t>(defs_.size());
+    defs_.push_back(d);
+    if (!map_.empty()) map_.emplace(d, i);
+    return {i, true};
+  }
+  const std::vector<std::string_view>& defs() const { return defs_; }
+
+ private:
+  std::vector<std::string_view> defs_;
+  std::unordered_map<std::string_view, std::uint32_t> map_;
+};
+
+// A reserve batch as the script takes it (redis_scripts.h), and what is needed to read the
+// reply of a batch admitted whole: per check its definition's index, per definition whether
+// it is a rate.
+struct ReserveBatch {
+  redis::RespArgs args;
+  std::vector<std::uint32_t> index;  // per check of every call, in order
+  std::vector<bool> rate;            // per definition
+};
+
+template <typename Batch>
+ReserveBatch encode_reserve(const Batch& batch, std::int64_t ttl_ms) {
+  ReserveBatch out;
+  DefIndex defs;
+  std::vector<std::int64_t> totals;  // -1: one amount is negative
+  for (const auto& e : batch) {
+    const std::size_t first = out.index.size();
+    for (const auto& c : e.checks) {
+      auto [i, added] = defs.add(e.def(c));
+      if (added) {
+        totals.push_back(0);
+        out.rate.push_back(c.rate);
+      }
+      // A definition twice in one call is decided against the state before the call for
+      // each, which the sums do not say: such a batch goes call by call.
+      for (std::size_t k = first; k < out.index.size(); ++k)
+        if (out.index[k] == i) totals[i] = -1;
+      if (totals[i] >= 0) totals[i] = c.amount < 0 ? -1 : totals[i] + c.amount;
+      out.index.push_back(i);
+    }
+  }
+  redis::RespArgs& a = out.args;
+  a.add_int(ttl_ms);
+  a.add_int(static_cast<std::int64_t>(totals.size()));
+  for (std::size_t i = 0; i < totals.size(); ++i) {
+    a.add(defs.defs()[i]);
+    a.add_int(totals[i]);
+  }
+  a.add_int(static_cast<std::int64_t>(batch.size()));
+  std::string packed;
+  std::size_t n = 0;
+  for (const auto& e : batch) {
+    packed.clear();
+    for (const auto& c : e.checks) {
+      append_decimal(packed, out.index[n++] + 1);
+      packed += ' ';
+      append_decimal(packed, c.amount);
+      packed += ' ';
+    }
+    a.add(packed);
+  }
+  return out;
+}
+
+// Each call's figures from the reply of a batch admitted whole (2, now, expiry, then per
+// definition its state before the batch): what the script's call-by-call pass would have
+// returned for it (1, now, expiry, then per check: a rate's remaining and reset, a quota's
+// remaining, reset and window start), from that state and the amounts of the calls before.
+template <typename Batch>
+bool figures_of_whole_batch(const Batch& batch, const ReserveBatch& rb,
+                            std::span<const redis::RespValue> el,
+                            std::vector<std::vector<std::int64_t>>& out) {
+  std::vector<std::size_t> at(rb.rate.size());
+  std::size_t n = 3;
+  for (std::size_t i = 0; i < rb.rate.size(); ++i) {
+    at[i] = n;
+    n += rb.rate[i] ? 1 : 3;
+  }
+  if (el.size() != n) return false;
+  for (const auto& v : el)
+    if (v.type != redis::RespValue::Type::kInteger) return false;
+  std::vector<std::int64_t> before(rb.rate.size(), 0);  // the amounts of the calls so far
+  std::size_t k = 0;
+  out.clear();
+  out.reserve(batch.size());
+  for (const auto& e : batch) {
+    auto& v = out.emplace_back();
+    v.reserve(3 + 3 * e.checks.size());
+    v.insert(v.end(), {1, el[1].integer, el[2].integer});
+    const std::size_t first = k;
+    for (const auto& c : e.checks) {
+      const std::uint32_t i = rb.index[k++];
+      const std::int64_t state = el[at[i]].integer;
+      if (c.rate) {
+        // after = level + c·P ≤ L·P (the batch fits): remaining ⌊(L·P − after) / P⌋ and
+        // reset ⌈after / L⌉, both of non-negative values.
+        const std::int64_t after = state + (before[i] + c.amount) * kRatePeriodMs;
+        if (c.limit <= 0 || after < 0 || after > c.limit * kRatePeriodMs) return false;
+        v.push_back((c.limit * kRatePeriodMs - after) / kRatePeriodMs);
+        v.push_back((after + c.limit - 1) / c.limit);
+      } else {
+        v.push_back(c.limit - state - before[i] - c.amount);
+        v.push_back(el[at[i] + 1].integer);
+        v.push_back(el[at[i] + 2].integer);
+      }
+    }
+    for (std::size_t j = first; j < k; ++j) before[rb.index[j]] += e.checks[j - first].amount;
+  }
+  return true;
+}
+
+// The reserve script's reply for one call, taken call by call: 3 integers (admitted, now,
+// expiry bucket), then per check: refused, 4 for a rate and 6 for a quota; admitted, 2 for a
+// rate and 3 for a quota (what an admission leaves out follows from it).
+std::size_t reply_length(const std::vector<EntryCheck>& checks, bool admitted) {
+  std::size_t n = 3;
+  for (const auto& c : checks) n += c.rate ? (admitted ? 2 : 4) : (admitted ? 3 : 6);
+  return n;
+}
+
+template <typename Batch>
+bool split_reserve_reply(const Batch& batch, const ReserveBatch& rb, const redis::RespValue& v,
+                         std::vector<std::vector<std::int64_t>>& out) {
+  using T = redis::RespValue::Type;
+  if (v.type != T::kArray || v.elements.empty() || v.elements[0].type != T::kInteger) return false;
+  const std::span<const redis::RespValue> el(v.elements);
+  if (el[0].integer == 2) {
+    g_whole.fetch_add(1, std::memory_order_relaxed);
+    return figures_of_whole_batch(batch, rb, el, out);
+  }
+  if (el[0].integer != 1) return false;
+  out.clear();
+  out.reserve(batch.size());
+  std::size_t at = 1;
+  for (const auto& e : batch) {
+    if (at >= el.size() || el[at].type != T::kInteger) return false;
+    const std::size_t len = reply_length(e.checks, el[at].integer == 1);
+    if (at + len > el.size()) return false;
+    auto& f = out.emplace_back();
+    f.reserve(len);
+    for (std::size_t i = at; i < at + len; ++i) {
+      if (el[i].type != T::kInteger) return false;
+      f.push_back(el[i].integer);
+    }
+    at += len;
+  }
+  return at == el.size();
+}
+
+// A settle batch as the script takes it (redis_scripts.h): rates and quotas summed per
+// definition, a quota's reservations per expiry bucket.
+template <typename Batch>
+redis::RespArgs encode_settle(const Batch& batch) {
+  struct Quota {
+    std::int64_t used = 0, hint = 0;
+    std::vector<std::pair<std::int64_t, std::int64_t>> buckets;  // expiry, reserved
+  };
+  DefIndex rate_defs, quota_defs;
+  std::vector<std::int64_t> rates;
+  std::vector<Quota> quotas;
+  for (const auto& e : batch) {
+    for (const auto& c : e.checks) {
+      if (c.rate) {
+        auto [i, added] = rate_defs.add(e.def(c));
+        if (added) rates.push_back(0);
+        rates[i] += c.amount;
+        continue;
+      }
+      auto [i, added] = quota_defs.add(e.def(c));
+      if (added) quotas.emplace_back();
+      Quota& q = quotas[i];
+      if (c.amount > 0) {
+        if (q.used == 0) q.hint = c.hint;
+        q.used += c.amount;
+      }
+      if (c.reserved > 0) {
+        auto b = std::find_if(q.buckets.begin(), q.buckets.end(),
+                              [&](const auto& x) { return x.first == e.expiry; });
+        if (b == q.buckets.end()) q.buckets.emplace_back(e.expiry, c.reserved);
+        else b->second += c.reserved;
+      }
+    }
+  }
+  redis::RespArgs a;
+  a.add(new_event_id());
+  a.add(batch.front().marker);
+  a.add_int(static_cast<std::int64_t>(rates.size()));
+  for (std::size_t i = 0; i < rates.size(); ++i) {
+    a.add(rate_defs.defs()[i]);
+    a.add_int(rates[i]);
+  }
+  a.add_int(static_cast<std::int64_t>(quotas.size()));
+  for (std::size_t i = 0; i < quotas.size(); ++i) {
+    const Quota& q = quotas[i];
+    a.add(quota_defs.defs()[i]);
+    a.add_int(q.used);
+    a.add_int(q.hint);
+    a.add_int(static_cast<std::int64_t>(q.buckets.size()));
+    for (const auto& [expiry, reserved] : q.buckets) {
+      a.add_int(expiry);
+      a.add_int(reserved);
+    }
+  }
+  return a;
+}
 
 // The calls waiting for one script on one Redis endpoint, on one io_context. One script call
 // is in flight at a time; the calls that come meanwhile go together in the next one, so under
@@ -97,9 +340,10 @@ struct BatchEntry {
 // call goes at once.
 class ScriptBatch {
  public:
+  // ttl_ms: the reservations' ttl of the reserve batches (a batch has one); 0 for others.
   ScriptBatch(asio::any_io_executor ex, const redis::Endpoint& ep, const LuaScript& script,
-              bool deferred)
-      : ex_(std::move(ex)), ep_(ep), script_(script), deferred_(deferred) {}
+              bool deferred, std::int64_t ttl_ms)
+      : ex_(std::move(ex)), ep_(ep), script_(script), deferred_(deferred), ttl_ms_(ttl_ms) {}
 
   // Queues a call; `e.done` gets its reply (or the batch's failure). No coroutine or timer
   // per call: settlements, which nobody waits for, go this way.
@@ -134,8 +378,10 @@ class ScriptBatch {
 
   void shutdown() { queue_.clear(); }
 
-  bool is(const redis::Endpoint& ep, const LuaScript& script, bool deferred) const {
-    return &script == &script_ && deferred == deferred_ && ep.port == ep_.port &&
+  bool is(const redis::Endpoint& ep, const LuaScript& script, bool deferred,
+          std::int64_t ttl_ms) const {
+    return &script == &script_ && deferred == deferred_ && ttl_ms == ttl_ms_ &&
+           ep.port == ep_.port &&
            ep.database == ep_.database && ep.host == ep_.host && ep.username == ep_.username &&
            ep.password == ep_.password;
   }
@@ -152,68 +398,44 @@ class ScriptBatch {
       const int which = &script_ == &settle_script() ? 1 : 0;
       g_runs[which].fetch_add(1, std::memory_order_relaxed);
       g_calls[which].fetch_add(k, std::memory_order_relaxed);
-      // A settlement batch: its id and marker key first (redis_scripts.h). Then the number
-      // of calls and each call's arguments (the entries outlive the command).
-      redis::RespArgs head;
-      if (which == 1) {
-        head.add(new_event_id());
-        head.add(batch.front().marker);
-      }
-      head.add_int(static_cast<std::int64_t>(k));
-      std::vector<std::string_view> parts{head.bytes()};
-      std::size_t nargs = head.count();
-      for (const auto& e : batch) {
-        parts.push_back(e.encoded);
-        nargs += e.nargs;
-      }
-      // The reply stays whole; each call gets a view of its elements in it. A settlement
-      // batch whose reply was lost (or refused) is sent again as it was, id included: the
-      // script applies a batch once. Nobody waits for settlements; admissions are not
-      // retried (their caller applies its store policy at once).
-      std::shared_ptr<redis::RespResult> whole;
+      // The batch's arguments (redis_scripts.h): each definition once, with sums.
+      ReserveBatch reserve;
+      redis::RespArgs settle;
+      if (which == 0) reserve = encode_reserve(batch, ttl_ms_);
+      else settle = encode_settle(batch);
+      const redis::RespArgs& args = which == 0 ? reserve.args : settle;
+      std::vector<std::string_view> parts{args.bytes()};
+      // A settlement batch whose reply was lost (or refused) is sent again as it was, id
+      // included: the script applies a batch once. Nobody waits for settlements; admissions
+      // are not retried (their caller applies its store policy at once).
+      redis::RespResult whole;
       for (int attempt = 0;; ++attempt) {
-        whole = std::make_shared<redis::RespResult>(
-            co_await run_script(ex_, ep_, script_, parts, nargs, deferred_));
-        if (which == 0 || attempt + 1 == kSettleAttempts ||
-            (whole->ok && !whole->value.is_error()))
+        whole = co_await run_script(ex_, ep_, script_, parts, args.count(), deferred_);
+        if (which == 0 || attempt + 1 == kSettleAttempts || (whole.ok && !whole.value.is_error()))
           break;
         g_retries.fetch_add(1, std::memory_order_relaxed);
         asio::steady_timer wait(ex_);
         wait.expires_after(kSettleRetryStep * (attempt + 1));
         co_await wait.async_wait(kTuple);
       }
-      using T = redis::RespValue::Type;
-      // Each call's share: its length depends on its first element.
-      std::vector<std::size_t> lens;
-      const auto& el = whole->value.elements;
-      bool split = whole->ok && whole->value.type == T::kArray;
-      if (split) {
-        std::size_t at = 0;
-        for (const auto& e : batch) {
-          if (at >= el.size()) break;
-          const bool one = el[at].type == T::kInteger && el[at].integer == 1;
-          lens.push_back(one ? e.reply_len_if_one : e.reply_len);
-          at += lens.back();
-        }
-        split = lens.size() == k && at == el.size();
+      // Each call's figures (an admission's); a settlement's reply is the batch's.
+      std::vector<std::vector<std::int64_t>> figures;
+      bool ok = whole.ok && !whole.value.is_error();
+      if (ok) {
+        ok = which == 0 ? split_reserve_reply(batch, reserve, whole.value, figures)
+                        : whole.value.type == redis::RespValue::Type::kInteger;
       }
       std::string failure;
-      if (!split) {
-        failure = whole->ok && !whole->value.is_error()
+      if (!ok) {
+        failure = whole.ok && !whole.value.is_error()
                       ? "unexpected reply to a batch of " + std::to_string(k)
-                      : describe_failure(*whole);
+                      : describe_failure(whole);
       }
-      std::size_t at = 0;
       for (std::size_t i = 0; i < k; ++i) {
         CallReply reply;
-        if (split) {
-          reply.ok = true;
-          reply.elements = {el.data() + at, lens[i]};
-          reply.batch = whole;
-          at += lens[i];
-        } else {
-          reply.error = failure;
-        }
+        reply.ok = ok;
+        if (!ok) reply.error = failure;
+        else if (which == 0) reply.values = std::move(figures[i]);
         batch[i].done(std::move(reply));
       }
     }
@@ -224,6 +446,7 @@ class ScriptBatch {
   redis::Endpoint ep_;
   const LuaScript& script_;
   bool deferred_;
+  std::int64_t ttl_ms_;
   std::deque<BatchEntry> queue_;
   // One script call in flight per queue. Two were no faster end to end (bench/limits_e2e.py at
   // 9,000 calls/s: p50 2.1 ms either way) and ran half again as many scripts.
@@ -241,10 +464,10 @@ class BatchService : public asio::execution_context::service {
     batches_.clear();
   }
   ScriptBatch& get(const asio::any_io_executor& ex, const redis::Endpoint& ep,
-                   const LuaScript& script, bool deferred) {
+                   const LuaScript& script, bool deferred, std::int64_t ttl_ms) {
     for (auto& b : batches_)
-      if (b->is(ep, script, deferred)) return *b;
-    batches_.push_back(std::make_unique<ScriptBatch>(ex, ep, script, deferred));
+      if (b->is(ep, script, deferred, ttl_ms)) return *b;
+    batches_.push_back(std::make_unique<ScriptBatch>(ex, ep, script, deferred, ttl_ms));
     return *batches_.back();
   }
 
@@ -253,30 +476,18 @@ class BatchService : public asio::execution_context::service {
 };
 asio::execution_context::id BatchService::id;
 
-// The batch of `script` calls on `ep` of ex's io_context (deferred: settlements).
+// The batch of `script` calls on `ep` of ex's io_context (deferred: settlements; ttl_ms:
+// the reservations' ttl of a reserve batch, else 0).
 ScriptBatch& batch_for(const asio::any_io_executor& ex, const redis::Endpoint& ep,
-                       const LuaScript& script, bool deferred) {
+                       const LuaScript& script, bool deferred, std::int64_t ttl_ms = 0) {
   auto& ctx = asio::query(ex, asio::execution::context);
-  return asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred);
+  return asio::use_service<BatchService>(ctx).get(ex, ep, script, deferred, ttl_ms);
 }
 
-// One call's entry: its arguments, and how many elements of the script's flat reply are its
-// own (`reply_len`, or `reply_len_if_one` when the first of them is the integer 1).
-BatchEntry entry(redis::RespArgs args, std::size_t reply_len, std::size_t reply_len_if_one,
-                 std::string marker = {}) {
-  BatchEntry e;
-  e.nargs = args.count();
-  e.encoded = args.take();
-  e.reply_len = reply_len;
-  e.reply_len_if_one = reply_len_if_one;
-  e.marker = std::move(marker);
-  return e;
-}
-
-// Room for one call's arguments: keys, up to four numbers of 20 digits per check, headers.
-std::size_t args_bytes(const std::vector<LimitCheck>& checks, std::size_t prefix) {
-  std::size_t n = 96 + prefix;
-  for (const auto& c : checks) n += prefix + c.key.size() + 40 + 6 * 26;
+// Room for one call's definitions: keys, up to four numbers of 20 digits each.
+std::size_t defs_bytes(const std::vector<LimitCheck>& checks, std::size_t prefix) {
+  std::size_t n = 0;
+  for (const auto& c : checks) n += prefix + c.key.size() + 6 + 4 * 21;
   return n;
 }
 
@@ -309,6 +520,7 @@ RedisBatchStats redis_batch_stats() {
   s.settle_runs = g_runs[1].load();
   s.settle_calls = g_calls[1].load();
   s.settle_retries = g_retries.load();
+  s.reserve_whole = g_whole.load();
   return s;
 }
 
@@ -344,88 +556,107 @@ void render_redis_metrics(std::string& out) {
   append_metric_header(out, kRetries, "counter",
                        "Settlement script calls sent again after a lost or failed reply.");
   out.append(kRetries).append(" ").append(std::to_string(b.settle_retries)).append("\n");
-}
-
-void RedisStore::add_resolved_key(redis::RespArgs& a, const LimitCheck& c,
-                                  std::int64_t window_start, std::string_view lead) const {
-  if (c.kind != LimitKind::kQuota || c.window_end_ms == 0) {
-    a.add({lead, prefix_, c.key});
-    return;
-  }
-  a.add({lead, prefix_, c.key, "@", window_start});
-}
-
-redis::RespArgs RedisStore::reserve_args(const std::vector<LimitCheck>& checks) const {
-  redis::RespArgs a;
-  a.reserve(args_bytes(checks, prefix_.size()));
-  a.add_int(ttl_.count());
-  a.add_int(static_cast<std::int64_t>(checks.size()));
-  for (const auto& c : checks) {
-    if (c.kind == LimitKind::kRate) {
-      a.add({"r ", c.limit, " ", prefix_, c.key});
-    } else {
-      a.add({"q ", c.limit, " ", c.window_start_ms, " ", c.window_end_ms, " ",
-             c.next_window_end_ms, " ", prefix_, c.key});
-    }
-    a.add_int(c.cost);
-  }
-  return a;
-}
-
-redis::RespArgs RedisStore::settle_args(const std::vector<LimitCheck>& checks,
-                                        const Admission& admission,
-                                        const std::vector<std::int64_t>& actual,
-                                        std::int64_t now_ms) const {
-  redis::RespArgs a;
-  a.reserve(args_bytes(checks, prefix_.size()));
-  a.add_int(admission.expiry_ms);
-  std::int64_t n = 0;  // arguments that follow: 2 per rate, 4 per quota
-  for (std::size_t i = 0; i < checks.size(); ++i)
-    if (settles(checks, actual, i)) n += checks[i].kind == LimitKind::kRate ? 2 : 4;
-  a.add_int(n);
-  for (std::size_t i = 0; i < checks.size(); ++i) {
-    if (!settles(checks, actual, i)) continue;
-    const auto& c = checks[i];
-    if (c.kind == LimitKind::kRate) {
-      a.add({"r ", c.limit, " ", prefix_, c.key});
-      a.add_int(settle_amount(checks, actual, i));
-      continue;
-    }
-    std::int64_t start = i < admission.results.size() ? admission.results[i].window_start_ms : 0;
-    add_resolved_key(a, c, start, "q ");
-    a.add_int(settle_amount(checks, actual, i));
-    a.add_int(c.cost);
-    std::int64_t wend = window_end_for(c, start);
-    a.add_int(wend == 0 ? ttl_.count() + kRatePeriodMs
-                        : std::max<std::int64_t>(1000, wend - now_ms + 86'400'000));
-  }
-  return a;
+  constexpr std::string_view kWhole = "sluice_limits_redis_reserve_whole_total";
+  append_metric_header(out, kWhole, "counter",
+                       "Reserve script calls whose calls all fitted: applied as one sum per "
+                       "limit (the others are decided call by call).");
+  out.append(kWhole).append(" ").append(std::to_string(b.reserve_whole)).append("\n");
 }
 
 namespace {
-// The reserve script's reply for one call: 3 integers (admitted, now, expiry bucket), then
-// per check: refused, 4 for a rate and 6 for a quota; admitted, 2 for a rate and 3 for a
-// quota (what an admission leaves out follows from it).
-std::size_t reply_length(const std::vector<LimitCheck>& checks, bool admitted) {
-  std::size_t n = 3;
-  for (const auto& c : checks)
-    n += c.kind == LimitKind::kRate ? (admitted ? 2 : 4) : (admitted ? 3 : 6);
-  return n;
+
+// The counter's key: prefixed, and a quota's window start after '@'.
+void append_resolved_key(std::string& out, std::string_view prefix, const LimitCheck& c,
+                         std::int64_t window_start) {
+  out.append(prefix).append(c.key);
+  if (c.kind == LimitKind::kQuota && c.window_end_ms != 0) {
+    out += '@';
+    append_decimal(out, window_start);
+  }
 }
+
+// Starts a check's definition in e.defs; end_check() closes it.
+EntryCheck& begin_check(BatchEntry& e, const LimitCheck& c) {
+  EntryCheck& k = e.checks.emplace_back();
+  k.at = static_cast<std::uint32_t>(e.defs.size());
+  k.rate = c.kind == LimitKind::kRate;
+  k.limit = c.limit;
+  return k;
+}
+void end_check(BatchEntry& e) {
+  EntryCheck& k = e.checks.back();
+  k.len = static_cast<std::uint32_t>(e.defs.size() - k.at);
+}
+
+BatchEntry reserve_entry(const std::vector<LimitCheck>& checks, std::string_view prefix) {
+  BatchEntry e;
+  e.defs.reserve(defs_bytes(checks, prefix.size()));
+  e.checks.reserve(checks.size());
+  for (const auto& c : checks) {
+    EntryCheck& k = begin_check(e, c);
+    k.amount = c.cost;
+    e.defs += c.kind == LimitKind::kRate ? "r " : "q ";
+    append_decimal(e.defs, c.limit);
+    e.defs += ' ';
+    if (c.kind == LimitKind::kQuota) {
+      for (std::int64_t v : {c.window_start_ms, c.window_end_ms, c.next_window_end_ms}) {
+        append_decimal(e.defs, v);
+        e.defs += ' ';
+      }
+    }
+    e.defs.append(prefix).append(c.key);
+    end_check(e);
+  }
+  return e;
+}
+
+BatchEntry settle_entry(const std::vector<LimitCheck>& checks, const Admission& admission,
+                        const std::vector<std::int64_t>& actual, std::int64_t now_ms,
+                        std::string_view prefix, std::int64_t ttl_ms, const std::string& marker) {
+  BatchEntry e;
+  e.expiry = admission.expiry_ms;
+  e.marker = marker;
+  e.defs.reserve(defs_bytes(checks, prefix.size()));
+  e.checks.reserve(checks.size());
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    if (!settles(checks, actual, i)) continue;
+    const auto& c = checks[i];
+    EntryCheck& k = begin_check(e, c);
+    k.amount = settle_amount(checks, actual, i);
+    if (c.kind == LimitKind::kRate) {
+      e.defs += "r ";
+      append_decimal(e.defs, c.limit);
+      e.defs += ' ';
+      e.defs.append(prefix).append(c.key);
+      end_check(e);
+      continue;
+    }
+    const std::int64_t start =
+        i < admission.results.size() ? admission.results[i].window_start_ms : 0;
+    e.defs += "q ";
+    append_resolved_key(e.defs, prefix, c, start);
+    k.reserved = c.cost;
+    const std::int64_t wend = window_end_for(c, start);
+    k.hint = wend == 0 ? ttl_ms + kRatePeriodMs
+                       : std::max<std::int64_t>(1000, wend - now_ms + 86'400'000);
+    end_check(e);
+  }
+  return e;
+}
+
 }  // namespace
 
-bool RedisStore::parse_admission(std::span<const redis::RespValue> v,
+bool RedisStore::parse_admission(std::span<const std::int64_t> f,
                                  const std::vector<LimitCheck>& checks, Admission& out) {
-  using T = redis::RespValue::Type;
-  if (v.empty() || v[0].type != T::kInteger) return false;
-  out.admitted = v[0].integer == 1;
-  if (v.size() != reply_length(checks, out.admitted)) return false;
-  for (const auto& e : v)
-    if (e.type != T::kInteger) return false;
-  const auto* f = v.data();
-  out.now_ms = f[1].integer;
-  out.expiry_ms = f[2].integer;
-  f += 3;
+  if (f.size() < 3) return false;
+  out.admitted = f[0] == 1;
+  std::size_t want = 3;
+  for (const auto& c : checks)
+    want += c.kind == LimitKind::kRate ? (out.admitted ? 2 : 4) : (out.admitted ? 3 : 6);
+  if (f.size() != want) return false;
+  out.now_ms = f[1];
+  out.expiry_ms = f[2];
+  std::size_t at = 3;
   out.results.resize(checks.size());
   for (std::size_t i = 0; i < checks.size(); ++i) {
     const LimitCheck& c = checks[i];
@@ -434,29 +665,29 @@ bool RedisStore::parse_admission(std::span<const redis::RespValue> v,
       // remaining, reset (and a quota's window); ok, no retry, and a quota's committed
       // amount before this call is what remains after it, seen from the limit.
       r.ok = true;
-      r.remaining = f[0].integer;
+      r.remaining = f[at];
       r.retry_after_ms = 0;
-      r.reset_ms = f[1].integer;
+      r.reset_ms = f[at + 1];
       if (c.kind == LimitKind::kRate) {
-        f += 2;
+        at += 2;
         continue;
       }
       r.committed_before = c.limit - c.cost - r.remaining;
-      r.window_start_ms = f[2].integer;
-      f += 3;
+      r.window_start_ms = f[at + 2];
+      at += 3;
       continue;
     }
-    r.ok = f[0].integer == 1;
-    r.remaining = f[1].integer;
-    r.retry_after_ms = f[2].integer;
-    r.reset_ms = f[3].integer;
+    r.ok = f[at] == 1;
+    r.remaining = f[at + 1];
+    r.retry_after_ms = f[at + 2];
+    r.reset_ms = f[at + 3];
     if (c.kind == LimitKind::kRate) {
-      f += 4;
+      at += 4;
       continue;
     }
-    r.committed_before = f[4].integer;
-    r.window_start_ms = f[5].integer;
-    f += 6;
+    r.committed_before = f[at + 4];
+    r.window_start_ms = f[at + 5];
+    at += 6;
   }
   return true;
 }
@@ -464,11 +695,10 @@ bool RedisStore::parse_admission(std::span<const redis::RespValue> v,
 asio::awaitable<std::optional<Admission>> RedisStore::reserve(asio::any_io_executor ex,
                                                               const std::vector<LimitCheck>& checks,
                                                               std::string& error) const {
-  CallReply r = co_await batch_for(ex, endpoint_, reserve_script(), false)
-                    .run(entry(reserve_args(checks), reply_length(checks, false),
-                               reply_length(checks, true)));
+  CallReply r = co_await batch_for(ex, endpoint_, reserve_script(), false, ttl_.count())
+                    .run(reserve_entry(checks, prefix_));
   Admission adm;
-  if (!r.ok || !parse_admission(r.elements, checks, adm)) {
+  if (!r.ok || !parse_admission(r.values, checks, adm)) {
     error = r.ok ? "unexpected reply" : std::move(r.error);
     co_return std::nullopt;
   }
@@ -481,7 +711,8 @@ bool RedisStore::settle_async(const asio::any_io_executor& ex,
                               std::function<void(bool, const std::string&)> done) const {
   if (!settlement_changes(checks, actual)) return false;
   // Nobody waits for a settlement: it rides along with the next admission's write.
-  BatchEntry e = entry(settle_args(checks, admission, actual, LocalStore::now_ms()), 1, 1, marker_);
+  BatchEntry e = settle_entry(checks, admission, actual, LocalStore::now_ms(), prefix_,
+                              ttl_.count(), marker_);
   e.done = [done = std::move(done)](CallReply&& r) { done(r.ok, r.error); };
   batch_for(ex, endpoint_, settle_script(), true).enqueue(std::move(e));
   return true;
@@ -494,8 +725,8 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
                                          std::string& error) const {
   if (!settlement_changes(checks, actual)) co_return true;
   CallReply r = co_await batch_for(ex, endpoint_, settle_script(), true)
-                    .run(entry(settle_args(checks, admission, actual, LocalStore::now_ms()), 1,
-                               1, marker_));
+                    .run(settle_entry(checks, admission, actual, LocalStore::now_ms(), prefix_,
+                                      ttl_.count(), marker_));
   if (!r.ok) error = std::move(r.error);
   co_return r.ok;
 }
@@ -512,7 +743,9 @@ asio::awaitable<std::optional<std::int64_t>> RedisStore::renew(
   a.add_int(n);
   for (std::size_t i = 0; i < checks.size(); ++i) {
     if (checks[i].kind != LimitKind::kQuota || checks[i].cost <= 0) continue;
-    add_resolved_key(a, checks[i], admission.results[i].window_start_ms, "");
+    std::string key;
+    append_resolved_key(key, prefix_, checks[i], admission.results[i].window_start_ms);
+    a.add(key);
     a.add_int(checks[i].cost);
   }
   std::vector<std::string_view> parts{a.bytes()};

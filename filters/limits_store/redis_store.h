@@ -36,19 +36,19 @@ namespace sluice::limits {
 struct RedisBatchStats {
   std::uint64_t reserve_runs = 0, reserve_calls = 0, settle_runs = 0, settle_calls = 0;
   std::uint64_t settle_retries = 0;  // settlement script calls sent again
+  std::uint64_t reserve_whole = 0;   // reserve batches admitted whole (one sum per limit)
 };
 RedisBatchStats redis_batch_stats();
 
 // Prometheus lines for the Redis client (resp_client.h) and the batches, with HELP and TYPE.
 void render_redis_metrics(std::string& out);
 
-// One call's share of a batched script call's reply: a view of its elements in the whole
-// reply (which it keeps alive), or why the batch failed.
+// One call's share of a batched script call's reply: an admission's figures (the reserve
+// script's reply for that call, redis_scripts.h), or why the batch failed.
 struct CallReply {
   bool ok = false;
-  std::span<const redis::RespValue> elements;  // when ok
-  std::shared_ptr<const redis::RespResult> batch;
-  std::string error;  // when not ok
+  std::vector<std::int64_t> values;  // reserve, when ok
+  std::string error;                 // when not ok
 };
 
 // False when settling with `actual` would change nothing: only rates, each used exactly as
@@ -93,15 +93,9 @@ class RedisStore {
   const redis::Endpoint& endpoint() const { return endpoint_; }
 
  private:
-  // One call's share of a batched script call (redis_scripts.h), and the reserve reply.
-  redis::RespArgs reserve_args(const std::vector<LimitCheck>& checks) const;
-  redis::RespArgs settle_args(const std::vector<LimitCheck>& checks, const Admission& admission,
-                              const std::vector<std::int64_t>& actual, std::int64_t now_ms) const;
-  static bool parse_admission(std::span<const redis::RespValue> v,
+  // An admission from its figures (CallReply::values).
+  static bool parse_admission(std::span<const std::int64_t> v,
                               const std::vector<LimitCheck>& checks, Admission& out);
-  // The counter's key after `lead`: prefixed, and a quota's window start after '@'.
-  void add_resolved_key(redis::RespArgs& a, const LimitCheck& c, std::int64_t window_start,
-                        std::string_view lead) const;
 
   redis::Endpoint endpoint_;
   std::string prefix_;
