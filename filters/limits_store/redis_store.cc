@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -85,16 +84,12 @@ std::string describe_failure(const redis::RespResult& r) {
   return "unexpected reply";
 }
 
-void append_decimal(std::string& out, std::int64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
+using redis::append_decimal;
 
 // One check of a call as a batch sends it: its definition (redis_scripts.h), a slice of its
 // entry's `defs`, and its amounts.
 struct EntryCheck {
-  std::uint32_t at = 0, len = 0;  // the definition: BatchEntry::defs[at, at + len)
+  std::uint32_t at = 0, len = 0;  // settle: the definition, BatchEntry::defs[at, at + len)
   bool rate = true;
   std::int64_t limit = 0;     // reserve: L, for the figures of a batch admitted whole
   std::int64_t amount = 0;    // reserve: the cost; settle: a rate's actual − reserved, a
@@ -105,6 +100,10 @@ struct EntryCheck {
 
 // One call's share of a batched script call: its checks. A batch sends each definition once.
 struct BatchEntry {
+  // An admission's checks are its caller's, who awaits the reply (with its store's key
+  // prefix); a settlement, which nobody awaits, has its definitions written out in `defs`.
+  const std::vector<LimitCheck>* source = nullptr;
+  std::string_view prefix;
   std::string defs;
   std::vector<EntryCheck> checks;
   std::int64_t expiry = 0;  // settle: the call's expiry bucket
@@ -115,10 +114,11 @@ struct BatchEntry {
 
 // The distinct definitions of a batch, in the order they first come. A batch mostly holds a
 // few (its calls share their limits): a linear search, and a map past 16.
+template <typename Def, typename Hash = std::hash<Def>>
 class DefIndex {
  public:
   // The definition's index, and whether it is new.
-  std::pair<std::uint32_t, bool> add(std::string_view d) {
+  std::pair<std::uint32_t, bool> add(const Def& d) {
     if (map_.empty()) {
       for (std::uint32_t i = 0; i < defs_.size(); ++i)
         if (defs_[i] == d) return {i, false};
@@ -132,12 +132,44 @@ class DefIndex {
     if (!map_.empty()) map_.emplace(d, i);
     return {i, true};
   }
-  const std::vector<std::string_view>& defs() const { return defs_; }
+  const std::vector<Def>& defs() const { return defs_; }
 
  private:
-  std::vector<std::string_view> defs_;
-  std::unordered_map<std::string_view, std::uint32_t> map_;
+  std::vector<Def> defs_;
+  std::unordered_map<Def, std::uint32_t, Hash> map_;
 };
+
+// An admission's check as a definition (redis_scripts.h), compared by what its text would
+// say: written out once per batch, not once per call (its three window bounds are long
+// numbers to format).
+struct CheckDef {
+  std::string_view prefix;
+  const LimitCheck* check = nullptr;
+  bool operator==(const CheckDef& o) const {
+    const LimitCheck& a = *check;
+    const LimitCheck& b = *o.check;
+    return a.kind == b.kind && a.limit == b.limit && a.window_start_ms == b.window_start_ms &&
+           a.window_end_ms == b.window_end_ms && a.next_window_end_ms == b.next_window_end_ms &&
+           a.key == b.key && prefix == o.prefix;
+  }
+};
+struct CheckDefHash {
+  std::size_t operator()(const CheckDef& d) const {
+    return std::hash<std::string_view>{}(d.check->key) ^
+           static_cast<std::size_t>(d.check->limit) * 0x9E3779B97F4A7C15ULL ^
+           static_cast<std::size_t>(d.check->window_start_ms);
+  }
+};
+
+void add_definition(redis::RespArgs& a, const CheckDef& d) {
+  const LimitCheck& c = *d.check;
+  if (c.kind == LimitKind::kRate) {
+    a.add({"r ", c.limit, " ", d.prefix, c.key});
+  } else {
+    a.add({"q ", c.limit, " ", c.window_start_ms, " ", c.window_end_ms, " ",
+           c.next_window_end_ms, " ", d.prefix, c.key});
+  }
+}
 
 // A reserve batch as the script takes it (redis_scripts.h), and what is needed to read the
 // reply of a batch admitted whole: per check its definition's index, per definition whether
@@ -151,12 +183,13 @@ struct ReserveBatch {
 template <typename Batch>
 ReserveBatch encode_reserve(const Batch& batch, std::int64_t ttl_ms) {
   ReserveBatch out;
-  DefIndex defs;
+  DefIndex<CheckDef, CheckDefHash> defs;
   std::vector<std::int64_t> totals;  // -1: one amount is negative
   for (const auto& e : batch) {
     const std::size_t first = out.index.size();
-    for (const auto& c : e.checks) {
-      auto [i, added] = defs.add(e.def(c));
+    for (std::size_t j = 0; j < e.checks.size(); ++j) {
+      const EntryCheck& c = e.checks[j];
+      auto [i, added] = defs.add(CheckDef{e.prefix, &(*e.source)[j]});
       if (added) {
         totals.push_back(0);
         out.rate.push_back(c.rate);
@@ -173,7 +206,7 @@ ReserveBatch encode_reserve(const Batch& batch, std::int64_t ttl_ms) {
   a.add_int(ttl_ms);
   a.add_int(static_cast<std::int64_t>(totals.size()));
   for (std::size_t i = 0; i < totals.size(); ++i) {
-    a.add(defs.defs()[i]);
+    add_definition(a, defs.defs()[i]);
     a.add_int(totals[i]);
   }
   a.add_int(static_cast<std::int64_t>(batch.size()));
@@ -285,7 +318,7 @@ redis::RespArgs encode_settle(const Batch& batch) {
     std::int64_t used = 0, hint = 0;
     std::vector<std::pair<std::int64_t, std::int64_t>> buckets;  // expiry, reserved
   };
-  DefIndex rate_defs, quota_defs;
+  DefIndex<std::string_view> rate_defs, quota_defs;
   std::vector<std::int64_t> rates;
   std::vector<Quota> quotas;
   for (const auto& e : batch) {
@@ -588,24 +621,17 @@ void end_check(BatchEntry& e) {
   k.len = static_cast<std::uint32_t>(e.defs.size() - k.at);
 }
 
+// `checks` and `prefix` are the awaiting caller's and its store's.
 BatchEntry reserve_entry(const std::vector<LimitCheck>& checks, std::string_view prefix) {
   BatchEntry e;
-  e.defs.reserve(defs_bytes(checks, prefix.size()));
+  e.source = &checks;
+  e.prefix = prefix;
   e.checks.reserve(checks.size());
   for (const auto& c : checks) {
-    EntryCheck& k = begin_check(e, c);
+    EntryCheck& k = e.checks.emplace_back();
+    k.rate = c.kind == LimitKind::kRate;
+    k.limit = c.limit;
     k.amount = c.cost;
-    e.defs += c.kind == LimitKind::kRate ? "r " : "q ";
-    append_decimal(e.defs, c.limit);
-    e.defs += ' ';
-    if (c.kind == LimitKind::kQuota) {
-      for (std::int64_t v : {c.window_start_ms, c.window_end_ms, c.next_window_end_ms}) {
-        append_decimal(e.defs, v);
-        e.defs += ' ';
-      }
-    }
-    e.defs.append(prefix).append(c.key);
-    end_check(e);
   }
   return e;
 }

@@ -349,6 +349,16 @@ std::uint64_t magnitude(std::int64_t v) {
 
 }  // namespace
 
+void append_decimal(std::string& out, std::int64_t v) {
+  const std::uint64_t m = magnitude(v);
+  const int l = decimal_length(m);
+  char buf[24];
+  char* p = buf;
+  if (v < 0) *p++ = '-';
+  write_decimal(p, m, l);
+  out.append(buf, static_cast<std::size_t>(p - buf) + static_cast<std::size_t>(l));
+}
+
 void RespArgs::add(std::initializer_list<RespPart> parts) {
   std::size_t n = 0;
   int lens[16];  // digits of the first 16 numeric parts (more are measured again)

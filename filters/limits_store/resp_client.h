@@ -59,6 +59,9 @@ struct RespResult {
 // Encodes one command as a RESP array of bulk strings.
 void encode_command(const std::vector<std::string>& args, std::string& out);
 
+// Appends v in decimal, as RespArgs writes integer parts.
+void append_decimal(std::string& out, std::int64_t v);
+
 // One piece of an argument: text, or an integer written in decimal.
 struct RespPart {
   RespPart(std::string_view s) : text(s) {}  // NOLINT(google-explicit-constructor)
