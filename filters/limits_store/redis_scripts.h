@@ -1,6 +1,7 @@
 // The Lua scripts of the Redis store. Each runs atomically in Redis, on Redis's clock
 // (TIME), with the integer arithmetic of limit_check.h, in the same order. Lua numbers are
-// doubles: every value stays below 2^53 and is passed to Redis formatted with "%.0f".
+// doubles: every value stays below 2^53 (so exact) and is passed to Redis formatted as an
+// integer ("%d").
 //
 // A check is named by one definition string, sent once per batch. Definitions: a rate
 // "r <limit> <key>"; a quota at admission "q <limit> <window_start> <window_end>
@@ -32,7 +33,9 @@
 //          reply: [number of reservations still held, their new expiry bucket]
 //
 // A batch's calls are taken in order, each seeing the ones before it, exactly as if each were
-// its own script call. Quota reservations are summed per expiry bucket (see kReserve in the
+// its own script call; a batch whose sums fit is applied as sums, with the same outcome, and a
+// settlement batch's rate sums give the level that applying its calls one by one (positive
+// amounts first) gives. Quota reservations are summed per expiry bucket (see kReserve in the
 // .cc): Redis does no per-call write at admission or settlement (a settlement batch writes
 // one retry-marker field). Replicas from before this layout (one field and one sorted-set member per
 // reservation) can share a Redis during a rolling upgrade: their reservations are counted and
