@@ -401,6 +401,66 @@ void run_concurrently(const std::vector<Task>& tasks) {
   });
 }
 
+// n admissions of `checks` at once (they share script runs).
+std::vector<std::optional<Admission>> reserve_all(const RedisStore& store,
+                                                  const std::vector<LimitCheck>& checks, int n) {
+  std::vector<std::optional<Admission>> adms(static_cast<std::size_t>(n));
+  std::vector<Task> tasks;
+  for (int i = 0; i < n; ++i)
+    tasks.push_back([&, i](asio::any_io_executor ex) -> asio::awaitable<void> {
+      std::string e;
+      adms[static_cast<std::size_t>(i)] = co_await store.reserve(ex, checks, e);
+    });
+  run_concurrently(tasks);
+  return adms;
+}
+
+// Settles every admitted one of `adms` at once with `actual`; returns how many were applied.
+int settle_all(const RedisStore& store, const std::vector<LimitCheck>& checks,
+               const std::vector<std::optional<Admission>>& adms,
+               const std::vector<std::int64_t>& actual) {
+  int settled = 0;
+  std::vector<Task> tasks;
+  for (const auto& adm : adms) {
+    if (!adm || !adm->admitted) continue;
+    tasks.push_back([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+      std::string e;
+      if (co_await store.settle(ex, checks, *adm, actual, e)) ++settled;
+    });
+  }
+  run_concurrently(tasks);
+  return settled;
+}
+
+// Settles the admitted calls in both stores (Redis: all at once), then checks that one more
+// admission sees the same state in both. `tolerance(k)`: how far check k's remaining may
+// differ (a rate drains between the two stores' clock reads).
+void expect_same_after_settling(const RedisStore& store, LocalStore& local,
+                                const std::vector<LimitCheck>& checks,
+                                const std::vector<std::optional<Admission>>& adms,
+                                const std::vector<Admission>& ladms,
+                                const std::vector<std::int64_t>& actual,
+                                const std::function<double(std::size_t)>& tolerance) {
+  int admitted = 0;
+  for (std::size_t i = 0; i < ladms.size(); ++i) {
+    if (!ladms[i].admitted) continue;
+    ++admitted;
+    local.settle(checks, ladms[i], i + 1, actual, LocalStore::now_ms());
+  }
+  EXPECT_EQ(settle_all(store, checks, adms, actual), admitted);
+  std::string err;
+  auto next = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
+    return store.reserve(ex, checks, err);
+  });
+  ASSERT_TRUE(next) << err;
+  Admission lnext = local.reserve(checks, 1000, LocalStore::now_ms());
+  EXPECT_EQ(next->admitted, lnext.admitted);
+  for (std::size_t k = 0; k < checks.size(); ++k) {
+    EXPECT_NEAR(next->results[k].remaining, lnext.results[k].remaining, tolerance(k)) << k;
+    EXPECT_EQ(next->results[k].committed_before, lnext.results[k].committed_before) << k;
+  }
+}
+
 // Calls that wait at the same time share one script run, and each gets what it would have got
 // alone, in turn: the in-process store, given the same calls in the same order, agrees on every
 // figure, before and after the settlements (one of them sent twice in the same batch).
@@ -430,14 +490,7 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
 
   const std::int64_t calls0 = script_calls(ep);
   const RedisBatchStats batches0 = redis_batch_stats();
-  std::vector<std::optional<Admission>> adms(kCalls);
-  std::vector<Task> reserves;
-  for (int i = 0; i < kCalls; ++i)
-    reserves.push_back([&, i](asio::any_io_executor ex) -> asio::awaitable<void> {
-      std::string e;
-      adms[i] = co_await store.reserve(ex, checks, e);
-    });
-  run_concurrently(reserves);
+  const auto adms = reserve_all(store, checks, kCalls);
   EXPECT_LE(script_calls(ep) - calls0, 2) << "40 waiting admissions should share script runs";
   // The counters behind /metrics (sluice_limits_redis_script_{runs,calls}_total) saw it.
   EXPECT_EQ(redis_batch_stats().reserve_calls - batches0.reserve_calls, kCalls);
@@ -461,34 +514,7 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
   }
   EXPECT_EQ(admitted, 16);  // spend decides: 5000 at 300 a call
   // Settle every admitted call at once.
-  const std::vector<std::int64_t> actual{120, 1, 20, 1};
-  int settled = 0;
-  std::vector<Task> settles;
-  for (int call = 0; call < kCalls; ++call) {
-    if (!adms[call]->admitted) continue;
-    settles.push_back([&, call](asio::any_io_executor ex) -> asio::awaitable<void> {
-      std::string e;
-      if (co_await store.settle(ex, checks, *adms[call], actual, e))
-        ++settled;
-    });
-  }
-  run_concurrently(settles);
-  EXPECT_EQ(settled, admitted);
-  for (int i = 0; i < kCalls; ++i)
-    if (ladms[i].admitted)
-      local.settle(checks, ladms[i], static_cast<std::uint64_t>(i + 1), actual,
-                   LocalStore::now_ms());
-  // The state both stores hold now shows in one more admission.
-  auto after = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, err);
-  });
-  ASSERT_TRUE(after) << err;
-  Admission lafter = local.reserve(checks, 1000, LocalStore::now_ms());
-  EXPECT_EQ(after->admitted, lafter.admitted);
-  for (std::size_t k = 0; k < checks.size(); ++k) {
-    EXPECT_NEAR(after->results[k].remaining, lafter.results[k].remaining, tolerance(k)) << k;
-    EXPECT_EQ(after->results[k].committed_before, lafter.results[k].committed_before) << k;
-  }
+  expect_same_after_settling(store, local, checks, adms, ladms, {120, 1, 20, 1}, tolerance);
 }
 
 std::map<std::string, std::string> hash(const redis::Endpoint& ep, const std::string& key);
@@ -512,14 +538,7 @@ TEST(RedisStore, BatchAdmittedWholeGivesEachCallItsSequentialFigures) {
     return store.reserve(ex, warm, err);
   })) << err;
   const RedisBatchStats before = redis_batch_stats();
-  std::vector<std::optional<Admission>> adms(kCalls);
-  std::vector<Task> reserves;
-  for (int i = 0; i < kCalls; ++i)
-    reserves.push_back([&, i](asio::any_io_executor ex) -> asio::awaitable<void> {
-      std::string e;
-      adms[i] = co_await store.reserve(ex, checks, e);
-    });
-  run_concurrently(reserves);
+  const auto adms = reserve_all(store, checks, kCalls);
   const RedisBatchStats after = redis_batch_stats();
   ASSERT_LE(after.reserve_runs - before.reserve_runs, 2u);
   EXPECT_EQ(after.reserve_whole - before.reserve_whole, after.reserve_runs - before.reserve_runs);
@@ -543,28 +562,8 @@ TEST(RedisStore, BatchAdmittedWholeGivesEachCallItsSequentialFigures) {
     ladms.push_back(std::move(l));
   }
   // Settle all at once: spend 120 of 300, tpm 3 of 1 (2 more), conc released.
-  const std::vector<std::int64_t> actual{120, 1, 3, 0};
-  std::vector<Task> settles;
-  int settled = 0;
-  for (int i = 0; i < kCalls; ++i)
-    settles.push_back([&, i](asio::any_io_executor ex) -> asio::awaitable<void> {
-      std::string e;
-      if (co_await store.settle(ex, checks, *adms[i], actual, e)) ++settled;
-    });
-  run_concurrently(settles);
-  EXPECT_EQ(settled, kCalls);
-  for (int i = 0; i < kCalls; ++i)
-    local.settle(checks, ladms[i], static_cast<std::uint64_t>(i + 1), actual,
-                 LocalStore::now_ms());
-  auto next = run<std::optional<Admission>>([&](asio::any_io_executor ex) {
-    return store.reserve(ex, checks, err);
-  });
-  ASSERT_TRUE(next) << err;
-  Admission lnext = local.reserve(checks, 1000, LocalStore::now_ms());
-  for (std::size_t k = 0; k < checks.size(); ++k) {
-    EXPECT_NEAR(next->results[k].remaining, lnext.results[k].remaining, k == 2 ? 1.0 : 0.0) << k;
-    EXPECT_EQ(next->results[k].committed_before, lnext.results[k].committed_before) << k;
-  }
+  expect_same_after_settling(store, local, checks, adms, ladms, {120, 1, 3, 0},
+                             [](std::size_t k) { return k == 2 ? 1.0 : 0.0; });
   EXPECT_EQ(hash(ep, "t10:spend@" + std::to_string(now - 60'000))["u"],
             std::to_string(kCalls * 120));
 }
