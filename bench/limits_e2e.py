@@ -16,10 +16,11 @@ Full load: closed-loop wrk (32 connections) against `local`. Then each configura
 open-loop h2load run at half that rate; Sluice's CPU time (utime+stime from /proc/PID/stat)
 over the run divided by the successful requests is its CPU per request.
 
-Usage: bench/limits_e2e.py [--build DIR] [--seconds S] [--out FILE] [--offered RPS]
+Usage: bench/limits_e2e.py [--build DIR] [--seconds S] [--rounds N] [--out FILE] [--offered RPS]
   DIR defaults to .cache/build-release (needs sluice and sluice-mock, Release);
   FILE defaults to bench/limits_results.json; RPS replaces "half of full load" (e.g. half of
-  the Redis configuration's own full load, which it can sustain).
+  the Redis configuration's own full load, which it can sustain); N > 1 runs the three
+  configurations in turn N times at half load, S seconds each, and pools each one's runs.
 """
 import argparse
 import json
@@ -261,12 +262,35 @@ log: {{access_log: false}}
                                            for k in r1 if r1[k] != r0.get(k, 0)}}
             # redis-server's own CPU (all its threads), warm-up included like Sluice's.
             extra["redis_cpu_us_per_request"] = round((rc1 - rc0) * 1e6 / total, 1)
-        return {**extra, "offered_rps": per * clients, "requests_ok": len(lat),
+        return {**extra, "_latencies": lat, "offered_rps": per * clients, "requests_ok": len(lat),
                 "achieved_rps": round(len(lat) / seconds, 1),
                 "p50_us": pct(lat, 50), "p99_us": pct(lat, 99), "max_us": lat[-1],
                 "sluice_cpu_s": round(c1 - c0, 3), "requests_in_cpu_window": total,
                 "cpu_us_per_request": round((c1 - c0) * 1e6 / total, 1), "wall_s": round(wall, 1),
                 "command": " ".join(argv)}
+
+
+def pool(rounds):
+    """One configuration's rounds as one run: latencies pooled, CPU over all requests."""
+    if len(rounds) == 1:
+        out = dict(rounds[0])
+        out.pop("_latencies")
+        return out
+    lat = sorted(x for rd in rounds for x in rd["_latencies"])
+    cpu = sum(rd["sluice_cpu_s"] for rd in rounds)
+    total = sum(rd["requests_in_cpu_window"] for rd in rounds)
+    out = {"rounds": len(rounds), "offered_rps": rounds[0]["offered_rps"],
+           "requests_ok": len(lat),
+           "achieved_rps": round(sum(rd["achieved_rps"] for rd in rounds) / len(rounds), 1),
+           "p50_us": pct(lat, 50), "p99_us": pct(lat, 99), "max_us": lat[-1],
+           "sluice_cpu_s": round(cpu, 3), "requests_in_cpu_window": total,
+           "cpu_us_per_request": round(cpu * 1e6 / total, 1), "command": rounds[0]["command"]}
+    if "redis_cpu_us_per_request" in rounds[0]:
+        out["redis_cpu_us_per_request"] = round(
+            sum(rd["redis_cpu_us_per_request"] * rd["requests_in_cpu_window"] for rd in rounds)
+            / total, 1)
+        out["redis_per_request"] = rounds[-1]["redis_per_request"]
+    return out
 
 
 def main():
@@ -277,6 +301,9 @@ def main():
     ap.add_argument("--redis-cpu", type=int, default=None,
                     help="pin redis-server to this CPU (default: unpinned, free to share "
                          "Sluice's CPU 0); 1 keeps it off Sluice's CPU, with the mock and h2load")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="half-load runs per configuration, taking turns (pooled figures, "
+                         "and each round's ratios)")
     ap.add_argument("--offered", type=int, default=0,
                     help="offered req/s for the comparison (default: half the local full load)")
     args = ap.parse_args()
@@ -295,16 +322,30 @@ def main():
         results["full_load_rps"] = full
         half = args.offered or int(full["local"] / 2)
         results["half_load_rps"] = half
-        runs = {}
-        for name in ("none", "local", "redis"):
-            p, port, _ = inst[name]
-            runs[name] = r.h2load(name, port, p.pid, half, args.seconds)
+        # The configurations take turns, `rounds` times, so that the host's changing speed
+        # (other tenants of a shared machine) falls on all of them alike; the figures pool the
+        # rounds (latencies together, CPU over all requests), and each round's own ratios are
+        # kept beside them.
+        per_round = {name: [] for name in ("none", "local", "redis")}
+        for _ in range(args.rounds):
+            for name in ("none", "local", "redis"):
+                p, port, _ = inst[name]
+                per_round[name].append(r.h2load(name, port, p.pid, half, args.seconds))
+        runs = {name: pool(rs) for name, rs in per_round.items()}
         results["at_half_load"] = runs
         results["redis_vs_local"] = {
             "cpu_per_request": round(runs["redis"]["cpu_us_per_request"] /
                                      runs["local"]["cpu_us_per_request"], 3),
             "p99": round(runs["redis"]["p99_us"] / runs["local"]["p99_us"], 3),
         }
+        if args.rounds > 1:
+            results["redis_vs_local_per_round"] = [
+                {"cpu_per_request": round(rd["cpu_us_per_request"] / lo["cpu_us_per_request"], 3),
+                 "p99": round(rd["p99_us"] / lo["p99_us"], 3)}
+                for rd, lo in zip(per_round["redis"], per_round["local"])]
+        for rs in per_round.values():
+            for x in rs:
+                x.pop("_latencies")
         for name in ("none", "local", "redis"):
             r.stop(inst[name][0])
             if inst[name][0].returncode != 0:
