@@ -293,16 +293,24 @@ std::optional<Span> validate_phone(std::string_view t, std::string_view before_c
   // "1,234 567" is an amount; "office,+44 ..." is a list.
   if (before == ',' && before_ctx.size() >= 2 && is_digit(before_ctx[before_ctx.size() - 2]))
     return std::nullopt;
-  // Words that introduce a number that is not a phone's.
+  // Words that introduce a number that is not a phone's (compared without case, at the end of
+  // the context: the context can be hundreds of bytes, so nothing is copied).
   {
-    std::string lower;
-    for (char c : before_ctx) lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
-    while (!lower.empty() && (lower.back() == ' ' || lower.back() == '#' || lower.back() == ':'))
-      lower.pop_back();
+    std::string_view lead = before_ctx;
+    while (!lead.empty() && (lead.back() == ' ' || lead.back() == '#' || lead.back() == ':'))
+      lead.remove_suffix(1);
+    auto ends_with = [lead](std::string_view w) {
+      if (lead.size() < w.size()) return false;
+      const std::string_view tail = lead.substr(lead.size() - w.size());
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        const char c = tail[i];
+        if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c) != w[i]) return false;
+      }
+      return true;
+    };
     for (std::string_view w : {"order", "invoice", "ticket", "reference", "tracking", "population",
                                "total", "isbn", "zip", "version", "code"})
-      if (lower.size() >= w.size() && lower.compare(lower.size() - w.size(), w.size(), w) == 0)
-        return std::nullopt;
+      if (ends_with(w)) return std::nullopt;
   }
   // "...-Office" after a number is a label; "-12" glues on more digits.
   if (is_word(after) || after == '/' || after == ':' || after == '@' || after == '%' ||
