@@ -178,8 +178,10 @@ log: {{access_log: false}}
         if name == "local":
             cfg += LIMITS.replace("@STORE@", "{backend: local}")
         elif name == "redis":
+            wait = getattr(self.args, "batch_wait_us", None)
+            extra = "" if wait is None else f", batch_wait_us: {wait}"
             cfg += LIMITS.replace("@STORE@", "{backend: redis, key_prefix: \"bench:\", "
-                                  f"redis: {{address: 127.0.0.1:{self.redis_port}}}}}")
+                                  f"redis: {{address: 127.0.0.1:{self.redis_port}{extra}}}}}")
         else:
             cfg += "filters:\n  chain: []\n"
         path = os.path.join(self.work, f"{name}.yaml")
@@ -250,6 +252,9 @@ log: {{access_log: false}}
         m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded", out)
         if m:
             total = int(m.group(4))
+        if total == 0:
+            raise RuntimeError(f"h2load {name}: no request succeeded in the measured window "
+                               f"({len(lat)} answered 200 in its log)\n{out[-1500:]}")
         extra = {}
         if r0 and r1 and total:
             # Per call: Redis reads (socket reads holding one or more commands), writes (its
@@ -301,6 +306,8 @@ def main():
     ap.add_argument("--redis-cpu", type=int, default=None,
                     help="pin redis-server to this CPU (default: unpinned, free to share "
                          "Sluice's CPU 0); 1 keeps it off Sluice's CPU, with the mock and h2load")
+    ap.add_argument("--batch-wait-us", type=int, default=None,
+                    help="the Redis store's redis.batch_wait_us (default: Sluice's own, 60)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="half-load runs per configuration, taking turns (pooled figures, "
                          "and each round's ratios)")

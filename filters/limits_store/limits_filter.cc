@@ -31,12 +31,14 @@ const char* to_string(Hold::Where w) {
 Limiter::Limiter(const StoreConfig& cfg) : cfg_(cfg) {
   local_ = &local_store_for(cfg.backend == StoreConfig::Backend::kLocal ? cfg.state_file : "");
   if (cfg.backend == StoreConfig::Backend::kRedis) {
-    redis_ = std::make_unique<RedisStore>(cfg.redis, cfg.key_prefix, cfg.reservation_ttl);
+    redis_ = std::make_unique<RedisStore>(cfg.redis, cfg.key_prefix, cfg.reservation_ttl,
+                                          cfg.batch_wait);
     const redis::Endpoint& ep = cfg.redis;
     // The password is part of the identity (it selects the connection), never printed.
     store_key_ = "redis\n" + ep.name() + "\n" + ep.username + "\n" + ep.password + "\n" +
                  cfg.key_prefix + "\n" + std::to_string(cfg.reservation_ttl.count()) + "\n" +
-                 std::to_string(ep.command_timeout.count());
+                 std::to_string(ep.command_timeout.count()) + "\n" +
+                 std::to_string(cfg.batch_wait.count());
   } else {
     store_key_ = "local\n" + cfg.state_file;
   }

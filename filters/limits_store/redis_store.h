@@ -7,7 +7,9 @@
 // script call: a worker has at most one admission script call in flight per Redis, and the
 // calls that come while it is out go together in the next (up to 64). Alone, a call goes at
 // once; under load, one round trip and one script run serve many calls, and each key is read
-// and written once per batch (redis_scripts.h). Each call's own reply is its own.
+// and written once per batch (redis_scripts.h). Each call's own reply is its own. An
+// admission batch that follows another at once and holds fewer than 14 calls waits
+// `batch_wait` for more: fewer, fuller round trips (bench/README.md, "batches sent as sums").
 //
 // Failures (Redis unreachable, timeout, an error reply) come back as an empty optional with
 // the reason in `error`; the caller applies each limit's StorePolicy. A failed batch fails
@@ -59,11 +61,13 @@ bool settlement_changes(const std::vector<LimitCheck>& checks,
 class RedisStore {
  public:
   RedisStore(redis::Endpoint endpoint, std::string key_prefix,
-             std::chrono::milliseconds reservation_ttl)
+             std::chrono::milliseconds reservation_ttl,
+             std::chrono::microseconds batch_wait = std::chrono::microseconds(60))
       : endpoint_(std::move(endpoint)),
         prefix_(std::move(key_prefix)),
         marker_(prefix_ + "settled"),
-        ttl_(reservation_ttl) {}
+        ttl_(reservation_ttl),
+        batch_wait_(batch_wait) {}
 
   boost::asio::awaitable<std::optional<Admission>> reserve(boost::asio::any_io_executor ex,
                                                            const std::vector<LimitCheck>& checks,
@@ -101,6 +105,7 @@ class RedisStore {
   std::string prefix_;
   std::string marker_;  // the settlement batches' retry-marker key: "<prefix>settled"
   std::chrono::milliseconds ttl_;
+  std::chrono::microseconds batch_wait_;
 };
 
 }  // namespace sluice::limits

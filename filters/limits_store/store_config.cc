@@ -16,7 +16,7 @@ void parse_store_config(const ConfigNode& node, StoreConfig& out) {
   ConfigNode r = node["redis"];
   if (r.defined()) {
     r.check_keys({"address", "password", "username", "database", "connect_timeout",
-                  "command_timeout", "reconnect_backoff"});
+                  "command_timeout", "reconnect_backoff", "batch_wait_us"});
     std::string addr;
     r["address"].read(addr);
     if (!addr.empty()) {
@@ -47,6 +47,9 @@ void parse_store_config(const ConfigNode& node, StoreConfig& out) {
                                        std::chrono::seconds(10));
     r["reconnect_backoff"].read_duration(out.redis.reconnect_backoff, std::chrono::milliseconds(0),
                                          std::chrono::seconds(60));
+    int wait_us = static_cast<int>(out.batch_wait.count());
+    r["batch_wait_us"].read(wait_us, 0, 10'000);
+    out.batch_wait = std::chrono::microseconds(wait_us);
   } else if (out.backend == StoreConfig::Backend::kRedis) {
     node.error("backend redis needs a redis: {address: host:port} section");
   }

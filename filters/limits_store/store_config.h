@@ -11,6 +11,8 @@
 //       connect_timeout: 200ms
 //       command_timeout: 200ms
 //       reconnect_backoff: 500ms
+//       batch_wait_us: 60       # an admission batch that follows another waits this long
+//                               # for more calls while it holds fewer than 14 (0: never)
 //     key_prefix: "sluice:"
 //     reservation_ttl: 60s      # quota reservations expire unless renewed (every ttl/3)
 #pragma once
@@ -30,6 +32,7 @@ struct StoreConfig {
   redis::Endpoint redis;
   std::string key_prefix = "sluice:";
   std::chrono::milliseconds reservation_ttl{60'000};
+  std::chrono::microseconds batch_wait{60};  // redis_store.h
 };
 
 void parse_store_config(const ConfigNode& node, StoreConfig& out);
