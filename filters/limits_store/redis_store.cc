@@ -440,6 +440,7 @@ class ScriptBatch {
         asio::steady_timer pause(ex_);
         pause.expires_after(wait_);
         co_await pause.async_wait(kTuple);
+        if (queue_.empty()) break;  // dropped meanwhile (shutdown)
       }
       follows = true;
       const std::size_t k = std::min(queue_.size(), kMaxBatch);
