@@ -178,8 +178,11 @@ log: {{access_log: false}}
         if name == "local":
             cfg += LIMITS.replace("@STORE@", "{backend: local}")
         elif name == "redis":
-            wait = getattr(self.args, "batch_wait_us", None)
-            extra = "" if wait is None else f", batch_wait_us: {wait}"
+            extra = ""
+            for key in ("batch_wait_us", "settle_wait_us"):
+                value = getattr(self.args, key, None)
+                if value is not None:
+                    extra += f", {key}: {value}"
             cfg += LIMITS.replace("@STORE@", "{backend: redis, key_prefix: \"bench:\", "
                                   f"redis: {{address: 127.0.0.1:{self.redis_port}{extra}}}}}")
         else:
@@ -308,6 +311,8 @@ def main():
                          "Sluice's CPU 0); 1 keeps it off Sluice's CPU, with the mock and h2load")
     ap.add_argument("--batch-wait-us", type=int, default=None,
                     help="the Redis store's redis.batch_wait_us (default: Sluice's own, 60)")
+    ap.add_argument("--settle-wait-us", type=int, default=None,
+                    help="the Redis store's redis.settle_wait_us (default: Sluice's own, 2000)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="half-load runs per configuration, taking turns (pooled figures, "
                          "and each round's ratios)")

@@ -10,6 +10,7 @@
 
 #include <thread>
 
+#include "filters/limits_store/redis_store.h"
 #include "proxy/admin.h"
 #include "proxy/connection.h"
 #include "proxy/log.h"
@@ -245,15 +246,24 @@ asio::awaitable<void> Server::drain_watch() {
   auto rt = shared_.runtime.get();
   auto deadline = std::chrono::steady_clock::now() + rt->config().listener.drain_timeout;
   asio::steady_timer t(workers_[0]->io());
-  while (std::chrono::steady_clock::now() < deadline && metrics_->connections_active.load() > 0) {
+  // Then the settlements of the calls that ended (the Redis limits store sends them in
+  // batches, after the call): stopping before they are answered would leave their spend
+  // unrecorded, the reservations expiring instead.
+  auto busy = [this] {
+    return metrics_->connections_active.load() > 0 ||
+           limits::redis_batch_stats().settlements_pending > 0;
+  };
+  while (std::chrono::steady_clock::now() < deadline && busy()) {
     // Connections that became idle since the last pass close now.
     for (auto& w : workers_) asio::post(w->io(), [wp = w.get()] { wp->begin_drain(); });
     t.expires_after(std::chrono::milliseconds(20));
     co_await t.async_wait(kTuple);
   }
-  if (metrics_->connections_active.load() > 0) {
+  if (busy()) {
     log(LogLevel::kWarn, "drain deadline passed, cutting remaining connections",
-        {{"connections", std::to_string(metrics_->connections_active.load())}});
+        {{"connections", std::to_string(metrics_->connections_active.load())},
+         {"settlements_pending",
+          std::to_string(limits::redis_batch_stats().settlements_pending)}});
   }
   error_code ec;
   admin_acceptor_->close(ec);

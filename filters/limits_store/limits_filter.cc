@@ -32,13 +32,14 @@ Limiter::Limiter(const StoreConfig& cfg) : cfg_(cfg) {
   local_ = &local_store_for(cfg.backend == StoreConfig::Backend::kLocal ? cfg.state_file : "");
   if (cfg.backend == StoreConfig::Backend::kRedis) {
     redis_ = std::make_unique<RedisStore>(cfg.redis, cfg.key_prefix, cfg.reservation_ttl,
-                                          cfg.batch_wait);
+                                          cfg.batch_wait, cfg.settle_wait);
     const redis::Endpoint& ep = cfg.redis;
     // The password is part of the identity (it selects the connection), never printed.
     store_key_ = "redis\n" + ep.name() + "\n" + ep.username + "\n" + ep.password + "\n" +
                  cfg.key_prefix + "\n" + std::to_string(cfg.reservation_ttl.count()) + "\n" +
                  std::to_string(ep.command_timeout.count()) + "\n" +
-                 std::to_string(cfg.batch_wait.count());
+                 std::to_string(cfg.batch_wait.count()) + "\n" +
+                 std::to_string(cfg.settle_wait.count());
   } else {
     store_key_ = "local\n" + cfg.state_file;
   }

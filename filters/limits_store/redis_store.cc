@@ -31,8 +31,11 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // At most this many calls share one script call: a script blocks Redis while it runs, and a
-// batch of 64 admissions runs for well under a millisecond.
+// batch of 64 admissions runs for well under a millisecond. A settlement batch is sent as
+// sums per limit and expiry bucket, so its size and Redis's time on it hardly grow with its
+// calls (~21 instructions a call, bench/limits_redis_scripts.py): it may hold many more.
 constexpr std::size_t kMaxBatch = 64;
+constexpr std::size_t kMaxSettleBatch = 1024;
 
 // "<verb> <sha-or-body> 0" followed by `parts`, arguments already RESP-encoded (`nargs` of
 // them), as one command.
@@ -72,6 +75,7 @@ asio::awaitable<redis::RespResult> run_script(asio::any_io_executor ex, const re
 std::atomic<std::uint64_t> g_runs[2]{}, g_calls[2]{};  // [0] reserve, [1] settle
 std::atomic<std::uint64_t> g_retries{0};                 // settlement batches sent again
 std::atomic<std::uint64_t> g_whole{0};                   // reserve batches admitted whole
+std::atomic<std::uint64_t> g_settle_pending{0};          // settle_async calls not yet answered
 
 // A settlement batch is sent up to this many times, the n-th retry n steps after the last
 // failure (0.5, 1 and 1.5 s): past that its reservations simply expire.
@@ -374,7 +378,8 @@ redis::RespArgs encode_settle(const Batch& batch) {
 class ScriptBatch {
  public:
   // ttl_ms: the reservations' ttl of the reserve batches (a batch has one); 0 for others.
-  // wait: how long a reserve batch that follows another waits for more calls (RedisStore).
+  // wait: how long a batch that follows another waits for more calls (RedisStore's
+  // batch_wait for admissions, settle_wait for settlements).
   ScriptBatch(asio::any_io_executor ex, const redis::Endpoint& ep, const LuaScript& script,
               bool deferred, std::int64_t ttl_ms, std::chrono::microseconds wait)
       : ex_(std::move(ex)),
@@ -388,6 +393,7 @@ class ScriptBatch {
   // per call: settlements, which nobody waits for, go this way.
   void enqueue(BatchEntry e) {
     queue_.push_back(std::move(e));
+    if (pause_ != nullptr && queue_.size() >= full_enough()) pause_->cancel();
     if (!sending_) {
       sending_ = true;
       asio::co_spawn(ex_, send_all(), asio::detached);
@@ -436,14 +442,20 @@ class ScriptBatch {
       // a write, a read and a wake-up. Waiting briefly for more makes fewer, fuller round
       // trips: end to end at ~20,000 calls/s, 60 us below 14 calls cut p99 2.6-2.8 ms to
       // 2.3-2.6 ms (bench/README.md). A call that finds no batch out still goes at once.
-      if (follows && !deferred_ && wait_.count() > 0 && queue_.size() < kFullEnough) {
+      // Settlements, which nobody waits for, wait longer (milliseconds): each settle script
+      // run costs Redis ~185,000 instructions whatever its size, as much as ~12 calls'
+      // worth, and while it runs the admission sent with it waits. The wait ends early
+      // once the batch is full enough.
+      if (follows && wait_.count() > 0 && queue_.size() < full_enough()) {
         asio::steady_timer pause(ex_);
         pause.expires_after(wait_);
+        pause_ = &pause;
         co_await pause.async_wait(kTuple);
+        pause_ = nullptr;
         if (queue_.empty()) break;  // dropped meanwhile (shutdown)
       }
       follows = true;
-      const std::size_t k = std::min(queue_.size(), kMaxBatch);
+      const std::size_t k = std::min(queue_.size(), deferred_ ? kMaxSettleBatch : kMaxBatch);
       Batch batch(std::make_move_iterator(queue_.begin()),
                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(k)));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
@@ -500,8 +512,11 @@ class ScriptBatch {
   bool deferred_;
   std::int64_t ttl_ms_;
   std::chrono::microseconds wait_;
+  std::size_t full_enough() const { return deferred_ ? kSettleFullEnough : kFullEnough; }
   static constexpr std::size_t kFullEnough = 14;
+  static constexpr std::size_t kSettleFullEnough = 256;
   std::deque<BatchEntry> queue_;
+  asio::steady_timer* pause_ = nullptr;  // the wait for more calls, while it lasts
   // One script call in flight per queue. Two were no faster end to end (bench/limits_e2e.py at
   // 9,000 calls/s: p50 2.1 ms either way) and ran half again as many scripts.
   bool sending_ = false;
@@ -577,6 +592,7 @@ RedisBatchStats redis_batch_stats() {
   s.settle_calls = g_calls[1].load();
   s.settle_retries = g_retries.load();
   s.reserve_whole = g_whole.load();
+  s.settlements_pending = g_settle_pending.load();
   return s;
 }
 
@@ -617,6 +633,11 @@ void render_redis_metrics(std::string& out) {
                        "Reserve script calls whose calls all fitted: applied as one sum per "
                        "limit (the others are decided call by call).");
   out.append(kWhole).append(" ").append(std::to_string(b.reserve_whole)).append("\n");
+  constexpr std::string_view kPending = "sluice_limits_redis_settlements_pending";
+  append_metric_header(out, kPending, "gauge",
+                       "Settlements not yet answered by Redis (queued, waiting for more calls, "
+                       "in flight or between retries).");
+  out.append(kPending).append(" ").append(std::to_string(b.settlements_pending)).append("\n");
 }
 
 namespace {
@@ -763,8 +784,12 @@ bool RedisStore::settle_async(const asio::any_io_executor& ex,
   // Nobody waits for a settlement: it rides along with the next admission's write.
   BatchEntry e = settle_entry(checks, admission, actual, LocalStore::now_ms(), prefix_,
                               ttl_.count(), marker_);
-  e.done = [done = std::move(done)](CallReply&& r) { done(r.ok, r.error); };
-  batch_for(ex, endpoint_, settle_script(), true).enqueue(std::move(e));
+  g_settle_pending.fetch_add(1, std::memory_order_relaxed);
+  e.done = [done = std::move(done)](CallReply&& r) {
+    g_settle_pending.fetch_sub(1, std::memory_order_relaxed);
+    done(r.ok, r.error);
+  };
+  batch_for(ex, endpoint_, settle_script(), true, 0, settle_wait_).enqueue(std::move(e));
   return true;
 }
 
@@ -774,7 +799,7 @@ asio::awaitable<bool> RedisStore::settle(asio::any_io_executor ex,
                                          std::vector<std::int64_t> actual,
                                          std::string& error) const {
   if (!settlement_changes(checks, actual)) co_return true;
-  CallReply r = co_await batch_for(ex, endpoint_, settle_script(), true)
+  CallReply r = co_await batch_for(ex, endpoint_, settle_script(), true, 0, settle_wait_)
                     .run(settle_entry(checks, admission, actual, LocalStore::now_ms(), prefix_,
                                       ttl_.count(), marker_));
   if (!r.ok) error = std::move(r.error);

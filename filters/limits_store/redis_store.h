@@ -39,6 +39,9 @@ struct RedisBatchStats {
   std::uint64_t reserve_runs = 0, reserve_calls = 0, settle_runs = 0, settle_calls = 0;
   std::uint64_t settle_retries = 0;  // settlement script calls sent again
   std::uint64_t reserve_whole = 0;   // reserve batches admitted whole (one sum per limit)
+  // Settlements handed to settle_async and not yet answered (queued, waiting for more, in
+  // flight or between retries): a graceful shutdown waits for them (proxy/server.cc).
+  std::uint64_t settlements_pending = 0;
 };
 RedisBatchStats redis_batch_stats();
 
@@ -62,12 +65,14 @@ class RedisStore {
  public:
   RedisStore(redis::Endpoint endpoint, std::string key_prefix,
              std::chrono::milliseconds reservation_ttl,
-             std::chrono::microseconds batch_wait = std::chrono::microseconds(60))
+             std::chrono::microseconds batch_wait = std::chrono::microseconds(60),
+             std::chrono::microseconds settle_wait = std::chrono::microseconds(2000))
       : endpoint_(std::move(endpoint)),
         prefix_(std::move(key_prefix)),
         marker_(prefix_ + "settled"),
         ttl_(reservation_ttl),
-        batch_wait_(batch_wait) {}
+        batch_wait_(batch_wait),
+        settle_wait_(settle_wait) {}
 
   boost::asio::awaitable<std::optional<Admission>> reserve(boost::asio::any_io_executor ex,
                                                            const std::vector<LimitCheck>& checks,
@@ -106,6 +111,7 @@ class RedisStore {
   std::string marker_;  // the settlement batches' retry-marker key: "<prefix>settled"
   std::chrono::milliseconds ttl_;
   std::chrono::microseconds batch_wait_;
+  std::chrono::microseconds settle_wait_;
 };
 
 }  // namespace sluice::limits

@@ -16,7 +16,7 @@ void parse_store_config(const ConfigNode& node, StoreConfig& out) {
   ConfigNode r = node["redis"];
   if (r.defined()) {
     r.check_keys({"address", "password", "username", "database", "connect_timeout",
-                  "command_timeout", "reconnect_backoff", "batch_wait_us"});
+                  "command_timeout", "reconnect_backoff", "batch_wait_us", "settle_wait_us"});
     std::string addr;
     r["address"].read(addr);
     if (!addr.empty()) {
@@ -50,6 +50,9 @@ void parse_store_config(const ConfigNode& node, StoreConfig& out) {
     int wait_us = static_cast<int>(out.batch_wait.count());
     r["batch_wait_us"].read(wait_us, 0, 10'000);
     out.batch_wait = std::chrono::microseconds(wait_us);
+    int settle_us = static_cast<int>(out.settle_wait.count());
+    r["settle_wait_us"].read(settle_us, 0, 100'000);
+    out.settle_wait = std::chrono::microseconds(settle_us);
   } else if (out.backend == StoreConfig::Backend::kRedis) {
     node.error("backend redis needs a redis: {address: host:port} section");
   }

@@ -13,6 +13,8 @@
 //       reconnect_backoff: 500ms
 //       batch_wait_us: 60       # an admission batch that follows another waits this long
 //                               # for more calls while it holds fewer than 14 (0: never)
+//       settle_wait_us: 2000    # a settlement batch that follows another waits this long
+//                               # for more while it holds fewer than 256 (0: never)
 //     key_prefix: "sluice:"
 //     reservation_ttl: 60s      # quota reservations expire unless renewed (every ttl/3)
 #pragma once
@@ -32,7 +34,8 @@ struct StoreConfig {
   redis::Endpoint redis;
   std::string key_prefix = "sluice:";
   std::chrono::milliseconds reservation_ttl{60'000};
-  std::chrono::microseconds batch_wait{60};  // redis_store.h
+  std::chrono::microseconds batch_wait{60};     // redis_store.h
+  std::chrono::microseconds settle_wait{2000};  // redis_store.h
 };
 
 void parse_store_config(const ConfigNode& node, StoreConfig& out);

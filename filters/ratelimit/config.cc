@@ -21,7 +21,7 @@ const std::vector<std::string>& config_keys() {
     for (auto t : {"amount", "window"}) k.push_back(std::string("rules[].total_tokens.") + t);
     for (auto s : {"backend", "state_file", "key_prefix", "reservation_ttl"}) k.push_back(std::string("store.") + s);
     for (auto s : {"address", "password", "username", "database", "connect_timeout", "command_timeout",
-                   "reconnect_backoff", "batch_wait_us"})
+                   "reconnect_backoff", "batch_wait_us", "settle_wait_us"})
       k.push_back(std::string("store.redis.") + s);
     return k;
   }();

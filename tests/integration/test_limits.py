@@ -169,6 +169,31 @@ def test_race_three_replicas_share_one_redis(sluice_factory, mock, redis):
     assert redis.hget_int(keys[0], "rb") == 0  # reservations in expiry buckets
 
 
+def test_graceful_shutdown_waits_for_settlements(sluice_factory, mock, redis):
+    # Settlement batches that follow another wait for more calls (here the most, 100 ms):
+    # SIGTERM right after the calls end must not lose the settlements still waiting, or their
+    # spend would go unrecorded (the reservations expiring instead).
+    b = store(redis, "drain:").replace("reconnect_backoff: 200ms",
+                                        "reconnect_backoff: 200ms, settle_wait_us: 100000")
+    assert "settle_wait_us: 100000" in b
+    b += PRICES + """
+    rules:
+      - name: spend
+        usd_per_day: 100
+"""
+    sl = sluice_factory(limits_config(mock, budget=b))
+    codes = asyncio.run(fire([sl.url], 40, chat_body(), {"x-mock-output-tokens": "25"}))
+    assert codes == [200] * 40
+    pending = sl.metric("sluice_limits_redis_settlements_pending")
+    stop(sl.proc)
+    assert sl.proc.returncode == 0
+    assert pending > 0  # some were still waiting at SIGTERM, so the drain had work to do
+    keys = [k for k in redis.cli("KEYS", "drain:bg:*").split("\n") if k and not k.endswith(":x")]
+    assert len(keys) == 1
+    assert redis.hget_int(keys[0], "u") == 40 * 25
+    assert redis.hget_int(keys[0], "rb") == 0
+
+
 def test_rpm_and_tpm_across_three_replicas(sluice_factory, mock, redis):
     rl = store(redis, "rpm3:") + """
     rules:

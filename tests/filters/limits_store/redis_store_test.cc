@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -628,6 +629,86 @@ TEST(RedisStore, BatchedCallsGetWhatTheyWouldGetOneAtATime) {
 }
 
 // A settlement that would change nothing (only rates, each used as reserved) is not sent.
+// Settlements enqueued while a settlement batch is out wait (settle_wait) for more: the calls
+// that come during the wait go in the same script run; a batch that is full enough (256)
+// goes without waiting out the rest. Graceful shutdown waits on settlements_pending.
+TEST(RedisStore, SettlementBatchFollowingAnotherWaitsForMore) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  const std::vector<LimitCheck> checks{quota("q", 1'000'000, 100)};
+  auto settle_in_waves = [&](const RedisStore& store, std::vector<int> waves) {
+    const auto adms = reserve_all(store, checks, 1);
+    EXPECT_TRUE(adms[0] && adms[0]->admitted);
+    auto answered = std::make_shared<int>(0);
+    auto settle_one = [&, answered](const asio::any_io_executor& ex) {
+      EXPECT_TRUE(store.settle_async(ex, checks, *adms[0], {40},
+                                     [answered](bool ok, const std::string& error) {
+                                       EXPECT_TRUE(ok) << error;
+                                       ++*answered;
+                                     }));
+    };
+    int total = 1;
+    for (int n : waves) total += n;
+    EXPECT_TRUE(run<bool>([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+      settle_one(ex);  // goes at once
+      // Its batch is taken (send_all runs from a post) and out before the waves come.
+      for (int i = 0; i < 3; ++i) co_await asio::post(ex, asio::use_awaitable);
+      for (std::size_t w = 0; w < waves.size(); ++w) {
+        if (w > 0) {
+          asio::steady_timer t(ex);
+          t.expires_after(std::chrono::milliseconds(50));
+          co_await t.async_wait(asio::use_awaitable);
+        }
+        for (int i = 0; i < waves[w]; ++i) settle_one(ex);
+      }
+      EXPECT_GT(redis_batch_stats().settlements_pending, 0u);
+      while (*answered < total) {
+        asio::steady_timer t(ex);
+        t.expires_after(std::chrono::milliseconds(5));
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      co_return true;
+    }));
+    EXPECT_EQ(redis_batch_stats().settlements_pending, 0u);
+    return total;
+  };
+
+  // A 400 ms wait: the 20 calls queued behind the first batch and the 10 that come 50 ms
+  // later go in one batch.
+  RedisStore waiting(ep, "t9:", std::chrono::seconds(60), std::chrono::microseconds(60),
+                     std::chrono::milliseconds(400));
+  RedisBatchStats before = redis_batch_stats();
+  int total = settle_in_waves(waiting, {20, 10});
+  RedisBatchStats after = redis_batch_stats();
+  EXPECT_EQ(after.settle_calls - before.settle_calls, 31u);
+  EXPECT_EQ(after.settle_runs - before.settle_runs, 2u);
+  EXPECT_EQ(hash(ep, "t9:q")["u"], std::to_string(40 * total));
+
+  // Without the wait the second wave goes on its own.
+  RedisStore eager(ep, "t10:", std::chrono::seconds(60), std::chrono::microseconds(60),
+                   std::chrono::microseconds(0));
+  before = redis_batch_stats();
+  total = settle_in_waves(eager, {20, 10});
+  after = redis_batch_stats();
+  // The first alone, the 20 behind it, then the second wave's first call finds no batch out
+  // and goes at once, and its other 9 follow it.
+  EXPECT_EQ(after.settle_runs - before.settle_runs, 4u);
+  EXPECT_EQ(hash(ep, "t10:q")["u"], std::to_string(40 * total));
+
+  // A 10 s wait that a full batch cuts short: 100 calls wait behind the first; 50 ms later
+  // 200 more come, and the batch goes when it holds 256 (with the rest of that wave, queued
+  // before the batch is taken).
+  RedisStore full(ep, "t11:", std::chrono::seconds(60), std::chrono::microseconds(60),
+                  std::chrono::seconds(10));
+  before = redis_batch_stats();
+  const auto t0 = std::chrono::steady_clock::now();
+  total = settle_in_waves(full, {100, 200});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  after = redis_batch_stats();
+  EXPECT_EQ(after.settle_runs - before.settle_runs, 2u);
+  EXPECT_EQ(hash(ep, "t11:q")["u"], std::to_string(40 * total));
+}
+
 TEST(RedisStore, SettlementThatChangesNothingIsNotSent) {
   RedisServer server;
   auto ep = endpoint(server.port());

@@ -93,6 +93,23 @@ TEST(RateLimitConfig, RedisBatchWaitIsMicrosecondsUpTo10000) {
   EXPECT_NE(all.find("batch_wait_us"), std::string::npos) << all;
 }
 
+TEST(RateLimitConfig, RedisSettleWaitIsMicrosecondsUpTo100000) {
+  auto ok = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\", settle_wait_us: 0}}\n"
+                  "rules:\n  - name: a\n    requests_per_minute: 5\n");
+  EXPECT_TRUE(ok.errors.empty());
+  ASSERT_TRUE(ok.config && ok.config->limiter);
+  EXPECT_EQ(ok.config->limiter->config().settle_wait.count(), 0);
+  auto dflt = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\"}}\n"
+                    "rules:\n  - name: a\n    requests_per_minute: 5\n");
+  ASSERT_TRUE(dflt.config && dflt.config->limiter);
+  EXPECT_EQ(dflt.config->limiter->config().settle_wait.count(), 2000);
+  auto bad = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\", settle_wait_us: 200000}}\n"
+                   "rules:\n  - name: a\n    requests_per_minute: 5\n");
+  std::string all;
+  for (const auto& e : bad.errors) all += e + "\n";
+  EXPECT_NE(all.find("settle_wait_us"), std::string::npos) << all;
+}
+
 TEST(RateLimitConfig, RejectsUnknownKeysAndBadStore) {
   auto p = parse(R"(
 store: {backend: redis}
