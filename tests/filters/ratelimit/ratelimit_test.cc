@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -76,38 +77,35 @@ rules:
   EXPECT_NE(all.find("on_store_error"), std::string::npos) << all;
 }
 
-TEST(RateLimitConfig, RedisBatchWaitIsMicrosecondsUpTo10000) {
-  auto ok = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\", batch_wait_us: 0}}\n"
-                  "rules:\n  - name: a\n    requests_per_minute: 5\n");
-  EXPECT_TRUE(ok.errors.empty());
+// A store.redis wait in microseconds: 0 accepted, `dflt` when absent, `too_long` refused with
+// the key named. `get` reads it from the parsed store config.
+void expect_redis_wait(const std::string& key, long dflt, long too_long,
+                       std::chrono::microseconds (*get)(const limits::StoreConfig&)) {
+  auto with = [&](const std::string& extra) {
+    return parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\"" + extra + "}}\n"
+                 "rules:\n  - name: a\n    requests_per_minute: 5\n");
+  };
+  auto ok = with(", " + key + ": 0");
+  EXPECT_TRUE(ok.errors.empty()) << key;
   ASSERT_TRUE(ok.config && ok.config->limiter);
-  EXPECT_EQ(ok.config->limiter->config().batch_wait.count(), 0);
-  auto dflt = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\"}}\n"
-                    "rules:\n  - name: a\n    requests_per_minute: 5\n");
-  ASSERT_TRUE(dflt.config && dflt.config->limiter);
-  EXPECT_EQ(dflt.config->limiter->config().batch_wait.count(), 60);
-  auto bad = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\", batch_wait_us: 20000}}\n"
-                   "rules:\n  - name: a\n    requests_per_minute: 5\n");
+  EXPECT_EQ(get(ok.config->limiter->config()).count(), 0);
+  auto absent = with("");
+  ASSERT_TRUE(absent.config && absent.config->limiter);
+  EXPECT_EQ(get(absent.config->limiter->config()).count(), dflt);
+  auto bad = with(", " + key + ": " + std::to_string(too_long));
   std::string all;
   for (const auto& e : bad.errors) all += e + "\n";
-  EXPECT_NE(all.find("batch_wait_us"), std::string::npos) << all;
+  EXPECT_NE(all.find(key), std::string::npos) << all;
+}
+
+TEST(RateLimitConfig, RedisBatchWaitIsMicrosecondsUpTo10000) {
+  expect_redis_wait("batch_wait_us", 60, 20000,
+                    [](const limits::StoreConfig& c) { return c.batch_wait; });
 }
 
 TEST(RateLimitConfig, RedisSettleWaitIsMicrosecondsUpTo100000) {
-  auto ok = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\", settle_wait_us: 0}}\n"
-                  "rules:\n  - name: a\n    requests_per_minute: 5\n");
-  EXPECT_TRUE(ok.errors.empty());
-  ASSERT_TRUE(ok.config && ok.config->limiter);
-  EXPECT_EQ(ok.config->limiter->config().settle_wait.count(), 0);
-  auto dflt = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\"}}\n"
-                    "rules:\n  - name: a\n    requests_per_minute: 5\n");
-  ASSERT_TRUE(dflt.config && dflt.config->limiter);
-  EXPECT_EQ(dflt.config->limiter->config().settle_wait.count(), 2000);
-  auto bad = parse("store: {backend: redis, redis: {address: \"127.0.0.1:6379\", settle_wait_us: 200000}}\n"
-                   "rules:\n  - name: a\n    requests_per_minute: 5\n");
-  std::string all;
-  for (const auto& e : bad.errors) all += e + "\n";
-  EXPECT_NE(all.find("settle_wait_us"), std::string::npos) << all;
+  expect_redis_wait("settle_wait_us", 2000, 200000,
+                    [](const limits::StoreConfig& c) { return c.settle_wait; });
 }
 
 TEST(RateLimitConfig, RejectsUnknownKeysAndBadStore) {
