@@ -278,6 +278,40 @@ log: {{access_log: false}}
                 "command": " ".join(argv)}
 
 
+def admission_histogram(admin_port):
+    """sluice_limits_redis_admission_seconds from Sluice's /metrics: cumulative buckets
+    (upper bound in µs -> count), sum in µs, count."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10).read().decode()
+    name = "sluice_limits_redis_admission_seconds"
+    buckets, total_s, count = {}, 0.0, 0
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket{le=\""):
+            le = line[len(name) + 12:line.index('"}')]
+            buckets[float("inf") if le == "+Inf" else round(float(le) * 1e6)] = int(line.rsplit(" ", 1)[1])
+        elif line.startswith(name + "_sum "):
+            total_s = float(line.rsplit(" ", 1)[1])
+        elif line.startswith(name + "_count "):
+            count = int(line.rsplit(" ", 1)[1])
+    return buckets, total_s * 1e6, count
+
+
+def admission_wait(before, after):
+    """The admissions between two scrapes: count, mean, and for p50/p90/p99 the histogram
+    bucket each falls in (its upper bound, µs)."""
+    b0, s0, c0 = before
+    b1, s1, c1 = after
+    n = c1 - c0
+    if n <= 0:
+        return {"count": 0}
+    out = {"count": n, "mean_us": round((s1 - s0) / n, 1)}
+    for q in (50, 90, 99):
+        need = n * q / 100
+        le = next(b for b in sorted(b1) if b1[b] - b0.get(b, 0) >= need)
+        out[f"p{q}_at_most_us"] = le if le != float("inf") else None
+    return out
+
+
 def pool(rounds):
     """One configuration's rounds as one run: latencies pooled, CPU over all requests."""
     if len(rounds) == 1:
@@ -339,11 +373,15 @@ def main():
         # rounds (latencies together, CPU over all requests), and each round's own ratios are
         # kept beside them.
         per_round = {name: [] for name in ("none", "local", "redis")}
+        waits0 = admission_histogram(inst["redis"][2])
         for _ in range(args.rounds):
             for name in ("none", "local", "redis"):
                 p, port, _ = inst[name]
                 per_round[name].append(r.h2load(name, port, p.pid, half, args.seconds))
         runs = {name: pool(rs) for name, rs in per_round.items()}
+        # What the Redis configuration's admissions waited for Redis (Sluice's histogram).
+        runs["redis"]["admission_wait"] = admission_wait(waits0,
+                                                         admission_histogram(inst["redis"][2]))
         results["at_half_load"] = runs
         results["redis_vs_local"] = {
             "cpu_per_request": round(runs["redis"]["cpu_us_per_request"] /

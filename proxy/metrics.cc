@@ -2,20 +2,6 @@
 
 namespace sluice {
 
-void LatencyHistogram::observe(std::int64_t us) {
-  std::size_t i = 0;
-  while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
-  ++buckets[i];
-  ++count;
-  sum_us += us;
-}
-
-void LatencyHistogram::merge(const LatencyHistogram& o) {
-  for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += o.buckets[i];
-  count += o.count;
-  sum_us += o.sum_us;
-}
-
 const char* to_string(ClientError e) {
   switch (e) {
     case ClientError::kBadRequest:
@@ -119,26 +105,7 @@ void gauge(std::string& out, const char* name, const char* type, const char* hel
 }
 
 void histogram(std::string& out, const char* name, const char* help, const LatencyHistogram& h) {
-  header(out, name, "histogram", help);
-  std::uint64_t cum = 0;
-  for (std::size_t i = 0; i < h.buckets.size(); ++i) {
-    cum += h.buckets[i];
-    out += name;
-    out += "_bucket{le=\"";
-    if (i < LatencyHistogram::kBoundsUs.size()) {
-      // Prometheus convention: seconds.
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%g", LatencyHistogram::kBoundsUs[i] / 1e6);
-      out += buf;
-    } else {
-      out += "+Inf";
-    }
-    out += "\"} " + std::to_string(cum) + "\n";
-  }
-  char sum[48];
-  std::snprintf(sum, sizeof sum, "%.6f", h.sum_us / 1e6);
-  out += std::string(name) + "_sum " + sum + "\n";
-  out += std::string(name) + "_count " + std::to_string(h.count) + "\n";
+  append_histogram(out, name, help, h);
 }
 
 std::string label_escape(const std::string& s) {

@@ -17,19 +17,9 @@
 #include <tuple>
 #include <vector>
 
-namespace sluice {
+#include "sinks/metrics_text.h"
 
-// Fixed-bucket histogram over microseconds.
-struct LatencyHistogram {
-  static constexpr std::array<std::int64_t, 19> kBoundsUs = {
-      50,     100,    250,    500,     1000,    2500,    5000,     10000,    25000,    50000,
-      100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 120000000};
-  std::array<std::uint64_t, kBoundsUs.size() + 1> buckets{};
-  std::uint64_t count = 0;
-  std::int64_t sum_us = 0;
-  void observe(std::int64_t us);
-  void merge(const LatencyHistogram& o);
-};
+namespace sluice {
 
 // Client-side protocol problems, each a counter (sluice_client_errors_total{reason}).
 enum class ClientError {

@@ -4,7 +4,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/execution_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -13,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -37,6 +37,10 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // calls (~21 instructions a call, bench/limits_redis_scripts.py): it may hold many more.
 constexpr std::size_t kMaxBatch = 64;
 constexpr std::size_t kMaxSettleBatch = 1024;
+// ... but each distinct definition (a counter) costs the settle script a few commands of its
+// own, ~25,000 instructions: a batch holds at most this many, ~2 ms of Redis, about what a
+// full admission batch on 64 different keys takes.
+constexpr std::size_t kMaxSettleDefs = 256;
 
 // "<verb> <sha-or-body> 0" followed by `parts`, arguments already RESP-encoded (`nargs` of
 // them), as one command.
@@ -77,6 +81,10 @@ std::atomic<std::uint64_t> g_runs[2]{}, g_calls[2]{};  // [0] reserve, [1] settl
 std::atomic<std::uint64_t> g_retries{0};                 // settlement batches sent again
 std::atomic<std::uint64_t> g_whole{0};                   // reserve batches admitted whole
 std::atomic<std::uint64_t> g_settle_pending{0};          // settle_async calls not yet answered
+// How long admissions waited for Redis (all threads): recorded once per call, under a lock
+// that is held for a few instructions.
+std::mutex g_admission_wait_mu;
+LatencyHistogram g_admission_wait;
 
 // A settlement batch is sent up to this many times, the n-th retry n steps after the last
 // failure (0.5, 1 and 1.5 s): past that its reservations simply expire.
@@ -372,6 +380,21 @@ redis::RespArgs encode_settle(const Batch& batch) {
   return a;
 }
 
+// How many of the queued settlements the next batch takes (at least one): up to
+// kMaxSettleBatch calls with at most kMaxSettleDefs distinct definitions.
+template <typename Queue>
+std::size_t settle_batch_size(const Queue& queue) {
+  DefIndex<std::string_view> defs;
+  std::size_t k = 0;
+  for (const auto& e : queue) {
+    if (k == kMaxSettleBatch) break;
+    for (const auto& c : e.checks) defs.add(e.def(c));
+    if (k > 0 && defs.defs().size() > kMaxSettleDefs) break;
+    ++k;
+  }
+  return k;
+}
+
 // The calls waiting for one script on one Redis endpoint, on one io_context. One script call
 // is in flight at a time; the calls that come meanwhile go together in the next one, so under
 // load a worker makes one round trip, and Redis one script run, for many calls, and alone a
@@ -401,26 +424,35 @@ class ScriptBatch {
     }
   }
 
-  // The same, awaited (e.done is set here). The coroutine's completion handler is kept and
-  // posted when the batch is answered: no timer per call (a steady_timer armed and cancelled
-  // per call cost ~1,000 instructions in the reactor's timer queue, callgrind). The command
-  // under it has a deadline (resp_client.h), so the wait ends; a cancelled caller still
-  // waits for it, as it did for the timer, whose wait resumed after a cancellation.
+  // The same, awaited (e.done is set here). A cancellation (the client disconnected:
+  // Call::resume_filter) ends the timer's wait, and the next co_await throws
+  // operation_aborted (an awaitable throws once its cancellation state is set); the timer
+  // wait also ties the coroutine to the io_context, which destroys it at shutdown.
   asio::awaitable<CallReply> run(BatchEntry e) {
-    CallReply reply;
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-        [this, &e, &reply](auto handler) {
-          using Handler = decltype(handler);
-          auto h = std::make_shared<Handler>(std::move(handler));
-          e.done = [h, &reply](CallReply&& r) {
-            reply = std::move(r);
-            auto ex = asio::get_associated_executor(*h);
-            asio::post(ex, std::move(*h));
-          };
-          enqueue(std::move(e));
-        },
-        asio::use_awaitable);
-    co_return reply;
+    struct Wait {
+      explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
+      asio::steady_timer timer;  // cancelled when `reply` is set
+      bool done = false;
+      CallReply reply;
+    };
+    auto w = std::make_shared<Wait>(ex_);
+    w->timer.expires_at(Clock::time_point::max());
+    const auto start = Clock::now();
+    e.done = [w, start, admission = !deferred_](CallReply&& r) {
+      if (admission) {
+        const auto us =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+        std::lock_guard lock(g_admission_wait_mu);
+        g_admission_wait.observe(us);
+      }
+      w->reply = std::move(r);
+      w->done = true;
+      w->timer.cancel();
+    };
+    enqueue(std::move(e));
+    // The command under it has a deadline (resp_client.h), so this wait ends.
+    while (!w->done) co_await w->timer.async_wait(kTuple);
+    co_return std::move(w->reply);
   }
 
   void shutdown() { queue_.clear(); }
@@ -457,7 +489,8 @@ class ScriptBatch {
         if (queue_.empty()) break;  // dropped meanwhile (shutdown)
       }
       follows = true;
-      const std::size_t k = std::min(queue_.size(), deferred_ ? kMaxSettleBatch : kMaxBatch);
+      const std::size_t k =
+          deferred_ ? settle_batch_size(queue_) : std::min(queue_.size(), kMaxBatch);
       Batch batch(std::make_move_iterator(queue_.begin()),
                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(k)));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(k));
@@ -595,6 +628,8 @@ RedisBatchStats redis_batch_stats() {
   s.settle_retries = g_retries.load();
   s.reserve_whole = g_whole.load();
   s.settlements_pending = g_settle_pending.load();
+  std::lock_guard lock(g_admission_wait_mu);
+  s.admission_wait = g_admission_wait;
   return s;
 }
 
@@ -640,6 +675,10 @@ void render_redis_metrics(std::string& out) {
                        "Settlements not yet answered by Redis (queued, waiting for more calls, "
                        "in flight or between retries).");
   out.append(kPending).append(" ").append(std::to_string(b.settlements_pending)).append("\n");
+  append_histogram(out, "sluice_limits_redis_admission_seconds",
+                   "How long admissions waited for Redis: the wait of their batch for more "
+                   "calls, the batch in flight before it, and their round trip.",
+                   b.admission_wait);
 }
 
 namespace {

@@ -29,6 +29,7 @@
 
 #include "filters/limits_store/limit_check.h"
 #include "filters/limits_store/resp_client.h"
+#include "sinks/metrics_text.h"
 
 namespace sluice::limits {
 
@@ -41,6 +42,9 @@ struct RedisBatchStats {
   // Settlements handed to settle_async and not yet answered (queued, waiting for more, in
   // flight or between retries): a graceful shutdown waits for them (proxy/server.cc).
   std::uint64_t settlements_pending = 0;
+  // How long each admission waited for Redis (its batch's wait, the batch in flight before
+  // it, its round trip), failed ones included.
+  LatencyHistogram admission_wait;
 };
 RedisBatchStats redis_batch_stats();
 

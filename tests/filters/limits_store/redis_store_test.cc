@@ -496,6 +496,21 @@ TEST(RedisStore, ConcurrentCallsShareAScriptRunWithSequentialOutcomes) {
   // The counters behind /metrics (sluice_limits_redis_script_{runs,calls}_total) saw it.
   EXPECT_EQ(redis_batch_stats().reserve_calls - batches0.reserve_calls, kCalls);
   EXPECT_LE(redis_batch_stats().reserve_runs - batches0.reserve_runs, 2u);
+  // Each admission's wait is in sluice_limits_redis_admission_seconds.
+  const LatencyHistogram waits = redis_batch_stats().admission_wait;
+  EXPECT_EQ(waits.count - batches0.admission_wait.count, kCalls);
+  EXPECT_GT(waits.sum_us, batches0.admission_wait.sum_us);
+  std::string text;
+  render_redis_metrics(text);
+  EXPECT_NE(text.find("# TYPE sluice_limits_redis_admission_seconds histogram\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("sluice_limits_redis_admission_seconds_count " +
+                      std::to_string(waits.count) + "\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_limits_redis_admission_seconds_bucket{le=\"+Inf\"} " +
+                      std::to_string(waits.count) + "\n"),
+            std::string::npos);
 
   std::vector<Admission> ladms;
   int admitted = 0;
@@ -707,6 +722,50 @@ TEST(RedisStore, SettlementBatchFollowingAnotherWaitsForMore) {
   after = redis_batch_stats();
   EXPECT_EQ(after.settle_runs - before.settle_runs, 2u);
   EXPECT_EQ(hash(ep, "t11:q")["u"], std::to_string(40 * total));
+}
+
+// Each counter costs the settle script commands of its own: a batch takes at most 256
+// different ones (Redis stays blocked for ~2 ms at most), however many calls are queued.
+TEST(RedisStore, SettlementBatchHoldsAtMost256Counters) {
+  RedisServer server;
+  auto ep = endpoint(server.port());
+  RedisStore store(ep, "t12:", std::chrono::seconds(60), std::chrono::microseconds(60),
+                   std::chrono::milliseconds(20));
+  constexpr int kCalls = 301;
+  std::vector<std::vector<LimitCheck>> checks;
+  for (int i = 0; i < kCalls; ++i) checks.push_back({quota("q" + std::to_string(i), 1000, 100)});
+  std::vector<std::optional<Admission>> adms(kCalls);
+  std::vector<Task> tasks;
+  for (int i = 0; i < kCalls; ++i)
+    tasks.push_back([&, i](asio::any_io_executor ex) -> asio::awaitable<void> {
+      std::string e;
+      adms[static_cast<std::size_t>(i)] = co_await store.reserve(ex, checks[i], e);
+    });
+  run_concurrently(tasks);
+  for (const auto& a : adms) ASSERT_TRUE(a && a->admitted);
+  const RedisBatchStats before = redis_batch_stats();
+  auto answered = std::make_shared<int>(0);
+  EXPECT_TRUE(run<bool>([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+    for (int i = 0; i < kCalls; ++i)  // the first goes at once, the 300 others behind it
+      EXPECT_TRUE(store.settle_async(ex, checks[i], *adms[i], {40},
+                                     [answered](bool ok, const std::string& error) {
+                                       EXPECT_TRUE(ok) << error;
+                                       ++*answered;
+                                     }));
+    while (*answered < kCalls) {
+      asio::steady_timer t(ex);
+      t.expires_after(std::chrono::milliseconds(5));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return true;
+  }));
+  const RedisBatchStats after = redis_batch_stats();
+  EXPECT_EQ(after.settle_calls - before.settle_calls, static_cast<std::uint64_t>(kCalls));
+  EXPECT_EQ(after.settle_runs - before.settle_runs, 3u);  // 1, 256, 44
+  for (int i : {0, 1, 256, 257, 300}) {
+    EXPECT_EQ(hash(ep, "t12:q" + std::to_string(i))["u"], "40") << i;
+    EXPECT_EQ(hash(ep, "t12:q" + std::to_string(i))["rb"], "0") << i;
+  }
 }
 
 TEST(RedisStore, SettlementThatChangesNothingIsNotSent) {
