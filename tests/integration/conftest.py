@@ -59,6 +59,9 @@ def wait_for_file(path: pathlib.Path, proc: subprocess.Popen, timeout=20.0, log=
             detail = log.read_text()[-2000:] if log is not None and log.exists() else ""
             raise RuntimeError(f"process exited early with {proc.returncode}: {detail}")
         time.sleep(0.02)
+    # Not ready in time: stop it, or it outlives the test (the caller has not registered it
+    # for cleanup yet).
+    stop(proc)
     raise TimeoutError(f"{path} did not appear")
 
 
@@ -228,8 +231,9 @@ def sluice_factory(workdir, mock):
         return s
 
     yield start
-    for s in started:
+    for s in started:  # all of them first: a failed check below must not leave one running
         stop(s.proc)
+    for s in started:
         # ASan reports, crashes: a non-zero exit fails the test that started it.
         assert s.proc.returncode == 0, f"sluice exited {s.proc.returncode}: {s.log_path.read_text()[-3000:]}"
         # Every record Sluice wrote must match the published schemas.
