@@ -825,9 +825,14 @@ bool RedisStore::settle_async(const asio::any_io_executor& ex,
   // Nobody waits for a settlement: it rides along with the next admission's write.
   BatchEntry e = settle_entry(checks, admission, actual, LocalStore::now_ms(), prefix_,
                               ttl_.count(), marker_);
-  g_settle_pending.fetch_add(1, std::memory_order_relaxed);
-  e.done = [done = std::move(done)](CallReply&& r) {
-    g_settle_pending.fetch_sub(1, std::memory_order_relaxed);
+  // Pending until answered, or until its entry is dropped unanswered (an io_context shut
+  // down with it queued): the token goes with the last copy of `done`.
+  struct Pending {
+    Pending() { g_settle_pending.fetch_add(1, std::memory_order_relaxed); }
+    ~Pending() { g_settle_pending.fetch_sub(1, std::memory_order_relaxed); }
+  };
+  e.done = [done = std::move(done), token = std::make_shared<Pending>()](CallReply&& r) mutable {
+    token.reset();
     done(r.ok, r.error);
   };
   batch_for(ex, endpoint_, settle_script(), true, 0, settle_wait_).enqueue(std::move(e));
